@@ -1,0 +1,162 @@
+"""CloudEvents 1.0 envelope, Kafka protocol binding in binary content mode.
+
+In binary mode the event attributes travel as Kafka headers prefixed ``ce_`` and the record value
+is the event data itself (the model's JSON), so a plain Kafka consumer that knows nothing of this
+package can read the payload and validate it against the published JSON Schema.
+
+Headers: ``ce_id`` (= the outbox row id, stable across re-sends), ``ce_type`` (the contract),
+``ce_source`` (the producing service), ``ce_time``, ``ce_subject`` (the aggregate id),
+``ce_specversion`` (1.0), ``content-type``, and the extensions ``traceparent``,
+``correlation_id``, ``causation_id``. The record key is the child's reference.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from inclusion_kit.contracts.base import IntegrationEvent
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+REQUIRED_HEADERS = ("ce_id", "ce_type", "ce_source", "ce_specversion")
+
+
+class EnvelopeError(ValueError):
+    """A record is not a valid CloudEvent in Kafka binary mode (a permanent failure)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    id: str
+    type: str
+    source: str
+    time: datetime
+    topic: str
+    key: str
+    data: bytes
+    subject: str | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    traceparent: str | None = None
+    content_type: str = CONTENT_TYPE
+    # Extra headers that are not CloudEvents attributes (e.g. dead-letter reasons); kept verbatim.
+    extra_headers: tuple[tuple[str, bytes], ...] = field(default=())
+
+    @classmethod
+    def wrap(
+        cls,
+        event: IntegrationEvent,
+        *,
+        source: str,
+        event_id: str | None = None,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        traceparent: str | None = None,
+    ) -> Envelope:
+        return cls(
+            id=event_id or str(uuid.uuid4()),
+            type=event.event_type,
+            source=source,
+            time=event.occurred_at,
+            topic=event.topic(),
+            key=event.key,
+            data=event.to_json_bytes(),
+            subject=event.aggregate_id,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            traceparent=traceparent,
+        )
+
+    def with_extra_headers(self, headers: Sequence[tuple[str, bytes]]) -> Envelope:
+        return replace(self, extra_headers=tuple(headers))
+
+    def payload(self) -> dict[str, Any]:
+        try:
+            value = json.loads(self.data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise EnvelopeError(f"event {self.id}: data is not JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise EnvelopeError(f"event {self.id}: data is not a JSON object")
+        return value
+
+    # -- Kafka binary mode ----------------------------------------------------------------------
+    def kafka_headers(self) -> list[tuple[str, bytes]]:
+        headers: list[tuple[str, bytes]] = [
+            ("ce_specversion", SPEC_VERSION.encode()),
+            ("ce_id", self.id.encode()),
+            ("ce_type", self.type.encode()),
+            ("ce_source", self.source.encode()),
+            ("ce_time", _rfc3339(self.time).encode()),
+            ("content-type", self.content_type.encode()),
+        ]
+        if self.subject is not None:
+            headers.append(("ce_subject", self.subject.encode()))
+        for name, value in (
+            ("traceparent", self.traceparent),
+            ("correlation_id", self.correlation_id),
+            ("causation_id", self.causation_id),
+        ):
+            if value:
+                headers.append((name, value.encode()))
+        headers.extend(self.extra_headers)
+        return headers
+
+    @classmethod
+    def from_kafka(
+        cls,
+        *,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes],
+    ) -> Envelope:
+        items = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+        known: dict[str, str] = {}
+        extra: list[tuple[str, bytes]] = []
+        for name, raw in items:
+            if name.startswith("ce_") or name in ("content-type", "traceparent", "correlation_id",
+                                                   "causation_id"):
+                try:
+                    known[name] = raw.decode()
+                except UnicodeDecodeError as exc:
+                    raise EnvelopeError(f"header {name} is not UTF-8") from exc
+            else:
+                extra.append((name, raw))
+        missing = [name for name in REQUIRED_HEADERS if name not in known]
+        if missing:
+            raise EnvelopeError(f"not a CloudEvent: missing header(s) {', '.join(missing)}")
+        if known["ce_specversion"] != SPEC_VERSION:
+            raise EnvelopeError(f"unsupported CloudEvents specversion {known['ce_specversion']!r}")
+        if value is None:
+            raise EnvelopeError(f"event {known['ce_id']}: empty value")
+        time_text = known.get("ce_time")
+        try:
+            time = datetime.fromisoformat(time_text) if time_text else datetime.now(UTC)
+        except ValueError as exc:
+            raise EnvelopeError(f"event {known['ce_id']}: bad ce_time {time_text!r}") from exc
+        return cls(
+            id=known["ce_id"],
+            type=known["ce_type"],
+            source=known["ce_source"],
+            time=time,
+            topic=topic,
+            key=key.decode(errors="replace") if key else "",
+            data=value,
+            subject=known.get("ce_subject"),
+            correlation_id=known.get("correlation_id"),
+            causation_id=known.get("causation_id"),
+            traceparent=known.get("traceparent"),
+            content_type=known.get("content-type", CONTENT_TYPE),
+            extra_headers=tuple(extra),
+        )
+
+
+def _rfc3339(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

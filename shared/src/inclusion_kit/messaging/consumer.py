@@ -1,0 +1,268 @@
+"""The Kafka consume loop, dead-letter topics and ``dlt-replay``.
+
+Records of one partition are processed strictly in order (one child's events stay in order).
+Offsets are committed only after the records' database transactions committed; a record that
+fails for good is copied verbatim to ``<topic>.<group>.dlt`` with reason headers, and only once
+the broker acknowledged that copy is its offset committed. A failed dead-letter publish is never
+acknowledged: the loop stops with an error and the record is read again after restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from inclusion_kit.contracts.envelope import Envelope, EnvelopeError
+from inclusion_kit.contracts.topics import dead_letter_topic
+from inclusion_kit.messaging.dispatch import (
+    Delivery,
+    Dispatcher,
+    Failure,
+    FailureKind,
+    Outcome,
+    describe,
+)
+
+log = logging.getLogger(__name__)
+
+DLT_HEADER_PREFIX = "dlt_"
+
+
+class DeadLetterPublishError(RuntimeError):
+    """The dead-letter copy was not acknowledged; the record must not be acknowledged either."""
+
+
+@dataclass
+class ConsumeStats:
+    applied: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    dead_lettered: int = 0
+    by_outcome: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: Outcome) -> None:
+        if outcome is Outcome.APPLIED:
+            self.applied += 1
+        elif outcome is Outcome.DUPLICATE:
+            self.duplicates += 1
+        elif outcome is Outcome.SKIPPED:
+            self.skipped += 1
+        else:
+            self.dead_lettered += 1
+
+
+def dead_letter_headers(
+    record: ConsumerRecord[Any, Any], group: str, failure: Failure
+) -> list[tuple[str, bytes]]:
+    original = [(k, v) for k, v in (record.headers or ()) if not k.startswith(DLT_HEADER_PREFIX)]
+    reasons = {
+        "dlt_reason": failure.reason,
+        "dlt_error": failure.error,
+        "dlt_attempts": str(failure.attempts),
+        "dlt_group": group,
+        "dlt_original_topic": record.topic,
+        "dlt_original_partition": str(record.partition),
+        "dlt_original_offset": str(record.offset),
+        "dlt_failed_at": datetime.now(UTC).isoformat(),
+    }
+    return original + [(k, v.encode()) for k, v in reasons.items()]
+
+
+class KafkaConsumerWorker:
+    def __init__(
+        self,
+        dispatcher: Dispatcher[Any],
+        consumer: AIOKafkaConsumer,
+        dlt_producer: AIOKafkaProducer,
+        *,
+        group_id: str,
+        poll_timeout_ms: int = 500,
+        topic_prefix: str = "",
+    ) -> None:
+        self.topic_prefix = topic_prefix
+        self.dispatcher = dispatcher
+        self.consumer = consumer
+        self.dlt_producer = dlt_producer
+        self.group_id = group_id
+        self.poll_timeout_ms = poll_timeout_ms
+        self.stats = ConsumeStats()
+
+    async def process_record(self, record: ConsumerRecord[Any, Any]) -> Outcome:
+        try:
+            envelope = Envelope.from_kafka(
+                topic=record.topic.removeprefix(self.topic_prefix),
+                key=record.key,
+                value=record.value,
+                headers=record.headers or (),
+            )
+        except EnvelopeError as exc:
+            result: Outcome | Failure = Failure(FailureKind.PERMANENT, "permanent", describe(exc), 1)
+        else:
+            result = await self.dispatcher.process(
+                Delivery(envelope, partition=record.partition, offset=record.offset)
+            )
+        if isinstance(result, Failure):
+            await self.dead_letter(record, result)
+            return Outcome.DEAD_LETTERED
+        return result
+
+    async def dead_letter(self, record: ConsumerRecord[Any, Any], failure: Failure) -> None:
+        topic = dead_letter_topic(record.topic, self.group_id)
+        try:
+            future = await self.dlt_producer.send(
+                topic,
+                value=record.value,
+                key=record.key,
+                headers=dead_letter_headers(record, self.group_id, failure),
+            )
+            await future
+        except Exception as exc:
+            raise DeadLetterPublishError(
+                f"could not dead-letter {record.topic}:{record.partition}:{record.offset} to {topic}"
+            ) from exc
+        log.warning(
+            "dead-lettered",
+            extra={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "dlt_topic": topic,
+                "reason": failure.reason,
+                "error": failure.error,
+            },
+        )
+
+    async def run_once(self) -> int:
+        """Poll once, process and commit; returns the number of records handled."""
+        batches = await self.consumer.getmany(timeout_ms=self.poll_timeout_ms)
+        handled = 0
+        for tp, records in batches.items():
+            last_offset: int | None = None
+            try:
+                for record in records:
+                    outcome = await self.process_record(record)
+                    self.stats.count(outcome)
+                    last_offset = record.offset
+                    handled += 1
+            finally:
+                # Commit what was fully processed even if a later record raised.
+                if last_offset is not None:
+                    await self.consumer.commit({tp: last_offset + 1})
+        return handled
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.run_once()
+
+
+@dataclass
+class ReplayReport:
+    replayed: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def envelope_from_dead_letter(
+    record: ConsumerRecord[Any, Any], topic_prefix: str = ""
+) -> tuple[Envelope, str]:
+    headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith(DLT_HEADER_PREFIX)]
+    original_topic = next(
+        (v.decode() for k, v in (record.headers or ()) if k == "dlt_original_topic"), record.topic
+    )
+    original_topic = original_topic.removeprefix(topic_prefix)
+    envelope = Envelope.from_kafka(topic=original_topic, key=record.key, value=record.value, headers=headers)
+    return envelope, original_topic
+
+
+async def replay_dead_letters(
+    dispatcher: Dispatcher[Any],
+    consumer_factory: Any,
+    dlt_topics: Sequence[str],
+    *,
+    producer: AIOKafkaProducer,
+    group_id: str,
+    timeout_ms: int = 1000,
+    topic_prefix: str = "",
+) -> ReplayReport:
+    """Re-dispatch dead letters through the same path (inbox included).
+
+    Reads each dead-letter topic from the replay group's committed position up to the end seen at
+    start. A record that fails again is parked once more at the end of its dead-letter topic (with
+    ``dlt_replay_attempts`` counted up) before its offset is committed, so one record that can
+    never succeed does not hold back the others, and a later replay tries it again.
+    """
+    report = ReplayReport()
+    consumer: AIOKafkaConsumer = consumer_factory(f"{group_id}.dlt-replay")
+    await consumer.start()
+    try:
+        partitions: list[TopicPartition] = []
+        for topic in dlt_topics:
+            for p in await _partitions_for(consumer, topic):
+                partitions.append(TopicPartition(topic, p))
+        if not partitions:
+            return report
+        consumer.assign(partitions)
+        end = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            if await consumer.committed(tp) is None:
+                await consumer.seek_to_beginning(tp)
+        while True:
+            remaining = [tp for tp in partitions if await consumer.position(tp) < end[tp]]
+            if not remaining:
+                break
+            batches = await consumer.getmany(*remaining, timeout_ms=timeout_ms)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset >= end[tp]:
+                        break
+                    try:
+                        envelope, _topic = envelope_from_dead_letter(record, topic_prefix)
+                        result = await dispatcher.process(Delivery(envelope, partition=None, offset=None))
+                    except EnvelopeError as exc:
+                        result = Failure(FailureKind.PERMANENT, "permanent", describe(exc), 1)
+                    if isinstance(result, Failure):
+                        report.failed += 1
+                        report.errors.append(f"{tp.topic}:{tp.partition}@{record.offset}: {result.error}")
+                        await _park_again(producer, record, result)
+                    elif result is Outcome.APPLIED:
+                        report.replayed += 1
+                    elif result is Outcome.DUPLICATE:
+                        report.duplicates += 1
+                    else:
+                        report.skipped += 1
+                    await consumer.commit({tp: record.offset + 1})
+    finally:
+        await consumer.stop()
+    return report
+
+
+async def _park_again(producer: AIOKafkaProducer, record: ConsumerRecord[Any, Any], failure: Failure) -> None:
+    headers = dict(record.headers or ())
+    attempts = int(headers.get("dlt_replay_attempts", b"0").decode() or 0) + 1
+    kept = [(k, v) for k, v in (record.headers or ()) if k not in ("dlt_replay_attempts", "dlt_error")]
+    kept += [("dlt_replay_attempts", str(attempts).encode()), ("dlt_error", failure.error.encode())]
+    try:
+        await (await producer.send(record.topic, value=record.value, key=record.key, headers=kept))
+    except Exception as exc:
+        raise DeadLetterPublishError(f"could not park {record.topic}@{record.offset} again") from exc
+
+
+async def _partitions_for(consumer: AIOKafkaConsumer, topic: str) -> list[int]:
+    for _ in range(10):
+        parts = consumer.partitions_for_topic(topic)
+        if parts:
+            return sorted(parts)
+        await consumer._client.force_metadata_update()
+        parts = consumer.partitions_for_topic(topic)
+        if parts:
+            return sorted(parts)
+        await asyncio.sleep(0.2)
+    return []

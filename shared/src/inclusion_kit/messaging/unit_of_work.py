@@ -1,0 +1,188 @@
+"""The unit of work: one database transaction per request or message, with its outgoing events.
+
+Build one per request or per message, never one per process (sessions are not safe to share
+across concurrent tasks). State changes and the outbox rows for the events they produce commit
+in the same transaction, so an event is published if and only if its change was stored.
+Services subclass :class:`UnitOfWork` to add their repositories.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inclusion_kit.contracts.base import IntegrationEvent
+from inclusion_kit.contracts.envelope import Envelope
+from inclusion_kit.db.metadata import KitTables
+from inclusion_kit.messaging.context import (
+    causation_id_var,
+    current_correlation_id,
+    new_id,
+    traceparent_var,
+)
+
+
+def notify_channel(source: str) -> str:
+    """The LISTEN/NOTIFY channel a service's relay listens on (a valid SQL identifier)."""
+    return "outbox_" + hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        tables: KitTables,
+        source: str,
+    ) -> None:
+        self._session_factory = session_factory
+        self.tables = tables
+        self.source = source
+        self._pending: list[Envelope] = []
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside 'async with'")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        self._session = self._session_factory()
+        self._pending = []
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            await self.rollback()
+        finally:
+            await self.session.close()
+            self._session = None
+
+    # -- outgoing events ---------------------------------------------------------------------
+    def emit(
+        self,
+        event: IntegrationEvent,
+        *,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> Envelope:
+        """Queue ``event`` to be written to the outbox when this unit of work commits."""
+        envelope = Envelope.wrap(
+            event,
+            source=self.source,
+            event_id=new_id(),
+            correlation_id=correlation_id or current_correlation_id(),
+            causation_id=causation_id or causation_id_var.get(),
+            traceparent=traceparent_var.get(),
+        )
+        self._pending.append(envelope)
+        return envelope
+
+    def collect_new_events(self) -> list[IntegrationEvent]:
+        """Hook for services: return integration events from aggregates seen in this unit."""
+        return []
+
+    async def commit(self) -> None:
+        for event in self.collect_new_events():
+            self.emit(event)
+        if self._pending:
+            now = datetime.now(UTC)
+            await self.session.execute(
+                insert(self.tables.outbox),
+                [outbox_row(envelope, now) for envelope in self._pending],
+            )
+            if self.session.bind.dialect.name == "postgresql":
+                # Delivered at commit; wakes the relay without waiting for its poll.
+                await self.session.execute(
+                    text("SELECT pg_notify(:channel, '')"), {"channel": notify_channel(self.source)}
+                )
+        await self.session.commit()
+        self._pending = []
+
+    async def rollback(self) -> None:
+        self._pending = []
+        if self._session is not None:
+            await self._session.rollback()
+
+    # -- inbox -------------------------------------------------------------------------------
+    async def record_inbox(
+        self, consumer: str, envelope: Envelope, *, partition: int | None = None, offset: int | None = None
+    ) -> bool:
+        """Insert the inbox row; False when this consumer already processed the event.
+
+        Runs first in the message's transaction: a concurrent duplicate waits on the primary key
+        until the first commits, then sees the conflict.
+        """
+        values: dict[str, Any] = {
+            "consumer": consumer,
+            "event_id": envelope.id,
+            "event_type": envelope.type,
+            "topic": envelope.topic,
+            "partition": partition,
+            "offset": offset,
+            "processed_at": datetime.now(UTC),
+        }
+        dialect = self.session.bind.dialect.name
+        table = self.tables.inbox
+        if dialect == "postgresql":
+            stmt: Any = postgresql.insert(table).values(values).on_conflict_do_nothing()
+        elif dialect == "sqlite":
+            stmt = sqlite.insert(table).values(values).on_conflict_do_nothing()
+        else:  # pragma: no cover - only PostgreSQL and SQLite are supported
+            exists = await self.session.scalar(
+                select(table.c.event_id).where(table.c.consumer == consumer, table.c.event_id == envelope.id)
+            )
+            if exists:
+                return False
+            stmt = insert(table).values(values)
+        result = await self.session.execute(stmt)
+        return bool(getattr(result, "rowcount", 1))
+
+
+def outbox_row(envelope: Envelope, now: datetime) -> dict[str, Any]:
+    return {
+        "id": envelope.id,
+        "topic": envelope.topic,
+        "key": envelope.key,
+        "event_type": envelope.type,
+        "source": envelope.source,
+        "subject": envelope.subject,
+        "occurred_at": envelope.time,
+        "payload": envelope.data,
+        "headers": {
+            "correlation_id": envelope.correlation_id,
+            "causation_id": envelope.causation_id,
+            "traceparent": envelope.traceparent,
+        },
+        "created_at": now,
+        "published_at": None,
+        "attempts": 0,
+    }
+
+
+def envelope_from_outbox(row: Any) -> Envelope:
+    headers = row.headers or {}
+    occurred = row.occurred_at
+    if occurred.tzinfo is None:  # SQLite returns naive datetimes
+        occurred = occurred.replace(tzinfo=UTC)
+    return Envelope(
+        id=row.id,
+        type=row.event_type,
+        source=row.source,
+        time=occurred,
+        topic=row.topic,
+        key=row.key,
+        data=bytes(row.payload),
+        subject=row.subject,
+        correlation_id=headers.get("correlation_id"),
+        causation_id=headers.get("causation_id"),
+        traceparent=headers.get("traceparent"),
+    )

@@ -1,0 +1,196 @@
+"""RFC 9457 problem details for every error a service returns.
+
+Every 4xx/5xx body is ``application/problem+json`` with ``type``, ``title``, ``status``, ``detail``
+and, for validation errors, ``errors``: one entry per field with a JSON pointer (``pointer``),
+a machine-readable ``code`` and a message. Input values are never echoed back (they may be a
+child's personal data). Unexpected errors become a bare 500 with a correlation id to quote.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from inclusion_kit.messaging.context import correlation_id_var
+
+log = logging.getLogger(__name__)
+
+PROBLEM_BASE = "https://inclusion-platform.example/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Validation failed",
+    428: "Precondition required",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+_SLUGS = {
+    400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
+    405: "method-not-allowed", 406: "not-acceptable", 409: "conflict", 413: "payload-too-large",
+    415: "unsupported-media-type", 422: "validation-failed", 428: "precondition-required",
+    429: "rate-limited", 500: "internal-error", 503: "unavailable",
+}
+
+
+class FieldProblem(BaseModel):
+    pointer: str = Field(description="JSON pointer to the field in the request (RFC 6901), "
+                         "or a parameter location such as 'query/updated_after'.")
+    code: str = Field(description="Machine-readable reason, e.g. 'missing', 'invalid_upn'.")
+    detail: str
+
+
+class Problem(BaseModel):
+    """The documented shape of every error body (for OpenAPI)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    correlation_id: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+class ProblemError(Exception):
+    """Raise from anywhere in a request to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str | None = None,
+        *,
+        slug: str | None = None,
+        title: str | None = None,
+        errors: Sequence[FieldProblem] | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or title or _TITLES.get(status, "Error"))
+        self.status = status
+        self.detail = detail
+        self.slug = slug or _SLUGS.get(status, "error")
+        self.title = title or _TITLES.get(status, "Error")
+        self.errors = list(errors) if errors else None
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+
+class NotFound(ProblemError):
+    def __init__(self, what: str = "resource") -> None:
+        super().__init__(404, f"No such {what}, or you may not see it.")
+
+
+class Conflict(ProblemError):
+    def __init__(self, detail: str, *, slug: str = "conflict", extra: Mapping[str, Any] | None = None) -> None:
+        super().__init__(409, detail, slug=slug, extra=extra)
+
+
+def problem_response(
+    status: int,
+    *,
+    detail: str | None = None,
+    slug: str | None = None,
+    title: str | None = None,
+    instance: str | None = None,
+    errors: Sequence[FieldProblem] | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + (slug or _SLUGS.get(status, "error")),
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    correlation_id = correlation_id_var.get()
+    if correlation_id:
+        body["correlation_id"] = correlation_id
+    if errors:
+        body["errors"] = [e.model_dump() for e in errors]
+    if extra:
+        body.update({k: v for k, v in extra.items() if k not in body})
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=MEDIA_TYPE)
+
+
+def _pointer(loc: Sequence[int | str]) -> str:
+    parts = list(loc)
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+        return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return "/".join(str(p) for p in parts)  # e.g. query/updated_after, header/idempotency-key
+
+
+def field_problems(errors: Sequence[Any]) -> list[FieldProblem]:
+    problems = []
+    for error in errors:
+        loc = [p for p in error.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-"))]
+        message = str(error.get("msg", "invalid"))
+        # pydantic prefixes custom errors with "Value error, "; drop it for readers.
+        message = message.removeprefix("Value error, ")
+        problems.append(FieldProblem(pointer=_pointer(loc), code=str(error.get("type", "invalid")), detail=message))
+    return problems
+
+
+def validation_problem(errors: Sequence[Any], detail: str | None = None) -> ProblemError:
+    return ProblemError(422, detail or "The request has invalid or missing fields.", errors=field_problems(errors))
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(
+            exc.status, detail=exc.detail, slug=exc.slug, title=exc.title, instance=request.url.path,
+            errors=exc.errors, headers=exc.headers, extra=exc.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(
+            422, detail="The request has invalid or missing fields.", instance=request.url.path,
+            errors=field_problems(exc.errors()),
+        )
+
+    @app.exception_handler(ValidationError)
+    async def _pydantic(request: Request, exc: ValidationError) -> JSONResponse:
+        return problem_response(
+            422, detail="The request has invalid or missing fields.", instance=request.url.path,
+            errors=field_problems(exc.errors()),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem_response(exc.status_code, detail=detail, instance=request.url.path,
+                                headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+        return problem_response(500, detail="Something went wrong on our side; quote the correlation id.",
+                                instance=request.url.path)
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": _TITLES[status], "content": {MEDIA_TYPE: {}}}
+    for status in (401, 403, 404, 413, 422, 429)
+}

@@ -1,0 +1,332 @@
+"""The runtime every service is built on: its kernel (database, unit of work, relay, consumers)
+and the FastAPI app factory (problems, health, readiness, metrics, limits).
+
+A service's ``bootstrap.py`` is the one composition root: it builds a :class:`ServiceKernel` from
+settings, naming its migrations, unit of work and consumers. Nothing here is created at import
+time; ``create_app(settings)`` and the CLI each build their own kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from inclusion_kit.contracts.registry import EventRegistry
+from inclusion_kit.contracts.topics import dead_letter_topic
+from inclusion_kit.db.engine import create_engine, session_factory
+from inclusion_kit.db.metadata import KitTables
+from inclusion_kit.db.migrations import assert_schema_current, upgrade_async
+from inclusion_kit.http import BodyLimitMiddleware
+from inclusion_kit.messaging.consumer import KafkaConsumerWorker, ReplayReport, replay_dead_letters
+from inclusion_kit.messaging.dispatch import Dispatcher, Handler, RetryPolicy
+from inclusion_kit.messaging.embedded import (
+    EmbeddedProducer,
+    EmbeddedSubscriber,
+    replay_embedded_dead_letters,
+)
+from inclusion_kit.messaging.kafka import (
+    KafkaPublisher,
+    check_broker,
+    ensure_topics,
+    make_consumer,
+    make_producer,
+)
+from inclusion_kit.messaging.relay import OutboxRelay
+from inclusion_kit.messaging.unit_of_work import UnitOfWork
+from inclusion_kit.observability import RequestContextMiddleware, ServiceMetrics
+from inclusion_kit.problems import install_problem_handlers
+from inclusion_kit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+U = TypeVar("U", bound=UnitOfWork)
+
+
+@dataclass
+class ConsumerSpec(Generic[U]):
+    """One consumer group of a service: which event types it handles and how."""
+
+    name: str  # also the Kafka consumer group id and the inbox's consumer name
+    handlers: Mapping[str, Handler[U]]
+
+
+@dataclass
+class ServiceKernel(Generic[U]):
+    settings: ServiceSettings
+    source: str  # CloudEvents source, e.g. "inclusion/referral-api"
+    migrations: Path
+    tables: KitTables
+    registry: EventRegistry
+    uow_class: Callable[[async_sessionmaker[AsyncSession], KitTables, str], U]
+    consumers: Sequence[ConsumerSpec[U]] = ()
+    metrics: ServiceMetrics = field(init=False)
+    _engine: AsyncEngine | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.metrics = ServiceMetrics(self.settings.service_name)
+
+    # -- database ------------------------------------------------------------------------------
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            self._engine = create_engine(
+                self.settings.database_url, pool_size=self.settings.database_pool_size
+            )
+        return self._engine
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return session_factory(self.engine)
+
+    def uow(self) -> U:
+        return self.uow_class(self.sessions, self.tables, self.source)
+
+    async def migrate(self) -> None:
+        if self.settings.database_url.startswith("sqlite"):
+            _ensure_sqlite_dir(self.settings.database_url)
+        await upgrade_async(self.migrations, self.settings.database_url)
+
+    async def check_schema(self) -> None:
+        await assert_schema_current(self.engine, self.migrations)
+
+    async def dispose(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    # -- messaging -----------------------------------------------------------------------------
+    def retry_policy(self) -> RetryPolicy:
+        c = self.settings.consumer
+        return RetryPolicy(c.max_attempts, c.backoff_initial_seconds, c.backoff_max_seconds)
+
+    def dispatchers(self) -> list[Dispatcher[U]]:
+        return [
+            Dispatcher(spec.name, self.registry, spec.handlers, self.uow, self.retry_policy())
+            for spec in self.consumers
+        ]
+
+    def relay(self, publisher: Any) -> OutboxRelay:
+        r = self.settings.relay
+        return OutboxRelay(
+            self.engine,
+            self.tables,
+            publisher,
+            source=self.source,
+            batch_size=r.batch_size,
+            poll_interval=r.poll_interval_seconds,
+            lock_retry=r.lock_retry_seconds,
+        )
+
+    def embedded_producer(self) -> EmbeddedProducer:
+        return EmbeddedProducer(self.settings.service_name, self.engine, self.tables)
+
+    def embedded_subscribers(self) -> list[EmbeddedSubscriber]:
+        return [EmbeddedSubscriber(d, self.engine, self.tables) for d in self.dispatchers()]
+
+    def dead_letter_topics(self) -> list[str]:
+        return sorted(dead_letter_topic(t, d.consumer) for d in self.dispatchers() for t in d.topics)
+
+    async def run_worker(self, stop: asyncio.Event) -> None:
+        """Kafka mode: the outbox relay and every consumer group, until ``stop`` is set."""
+        if self.settings.bus != "kafka":
+            raise RuntimeError("the worker runs in Kafka mode; embedded mode runs inside `inclusion up`")
+        kafka = self.settings.kafka
+        dispatchers = self.dispatchers()
+        prefix = kafka.topic_prefix
+        topics = set(self.registry.topics()) | set(self.dead_letter_topics())
+        for d in dispatchers:
+            topics.update(d.topics)
+        await ensure_topics(kafka, {prefix + t for t in topics})
+        producer = make_producer(kafka, client_id=f"{self.settings.service_name}-relay")
+        await producer.start()
+        consumers = []
+        try:
+            relay = self.relay(KafkaPublisher(producer, prefix))
+            tasks = [
+                asyncio.create_task(relay.run(stop), name="relay"),
+                asyncio.create_task(self._watch_outbox(relay, stop), name="outbox-metrics"),
+            ]
+            for dispatcher in dispatchers:
+                consumer = make_consumer(
+                    kafka,
+                    group_id=prefix + dispatcher.consumer,
+                    client_id=f"{dispatcher.consumer}-consumer",
+                    topics=[prefix + t for t in dispatcher.topics],
+                    max_poll_records=self.settings.consumer.batch_max_records,
+                )
+                await consumer.start()
+                consumers.append(consumer)
+                worker = KafkaConsumerWorker(
+                    dispatcher, consumer, producer, group_id=dispatcher.consumer, topic_prefix=prefix
+                )
+                tasks.append(asyncio.create_task(worker.run(stop), name=f"consumer:{dispatcher.consumer}"))
+            log.info("worker running", extra={"service": self.settings.service_name, "count": len(tasks)})
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait({*tasks, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stop.set()
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            stopper.cancel()
+            errors = [
+                r
+                for r in results
+                if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
+            ]
+            if errors:
+                raise errors[0]
+        finally:
+            for consumer in consumers:
+                await consumer.stop()
+            await producer.stop()
+
+    async def _watch_outbox(self, relay: OutboxRelay, stop: asyncio.Event) -> None:
+        last_total = 0
+        while not stop.is_set():
+            with contextlib.suppress(Exception):
+                count, age = await relay.lag()
+                self.metrics.outbox_unpublished.set(count)
+                self.metrics.outbox_oldest_age.set(age)
+                self.metrics.outbox_published.inc(relay.published_total - last_total)
+                last_total = relay.published_total
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 5)
+
+    async def replay_dead_letters(self) -> ReplayReport | dict[str, int]:
+        if self.settings.bus == "kafka":
+            prefix = self.settings.kafka.topic_prefix
+            report = ReplayReport()
+            producer = make_producer(
+                self.settings.kafka, client_id=f"{self.settings.service_name}-dlt-replay"
+            )
+            await producer.start()
+            try:
+                await self._replay_kafka(report, producer, prefix)
+            finally:
+                await producer.stop()
+            return report
+        totals: dict[str, int] = {}
+        for subscriber in self.embedded_subscribers():
+            for key, value in (await replay_embedded_dead_letters(subscriber)).items():
+                totals[key] = totals.get(key, 0) + value
+        return totals
+
+    async def _replay_kafka(self, report: ReplayReport, producer: Any, prefix: str) -> None:
+        for dispatcher in self.dispatchers():
+
+            def factory(group: str) -> Any:
+                return make_consumer(self.settings.kafka, group_id=group, client_id=f"{group}-client")
+
+            part = await replay_dead_letters(
+                dispatcher,
+                factory,
+                [prefix + dead_letter_topic(t, dispatcher.consumer) for t in dispatcher.topics],
+                producer=producer,
+                group_id=prefix + dispatcher.consumer,
+                topic_prefix=prefix,
+            )
+            report.replayed += part.replayed
+            report.duplicates += part.duplicates
+            report.skipped += part.skipped
+            report.failed += part.failed
+            report.errors.extend(part.errors)
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_service_app(
+    kernel: ServiceKernel[Any],
+    *,
+    title: str,
+    description: str,
+    version: str,
+    routers: Sequence[APIRouter] = (),
+    bulk_prefixes: Sequence[str] = (),
+    on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
+    openapi_tags: list[dict[str, Any]] | None = None,
+) -> FastAPI:
+    """A FastAPI app with the platform's conventions wired in."""
+    from inclusion_kit.auth import TokenVerifier
+
+    settings = kernel.settings
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.check_schema_on_start:
+            await kernel.check_schema()  # refuse to serve on a stale schema
+        for hook in on_startup:
+            await hook()
+        try:
+            yield
+        finally:
+            await kernel.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        openapi_tags=openapi_tags,
+    )
+    app.state.kernel = kernel
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(settings.auth)
+    install_problem_handlers(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.http.max_body_bytes,
+        bulk_limit=settings.http.max_bulk_body_bytes,
+        bulk_prefixes=bulk_prefixes,
+    )
+    app.add_middleware(RequestContextMiddleware, metrics=kernel.metrics)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: database (and broker in Kafka mode)")
+    async def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        ok = True
+        try:
+            async with kernel.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            await kernel.check_schema()
+            checks["database"] = "ok"
+        except Exception as exc:
+            ok = False
+            checks["database"] = f"failed: {type(exc).__name__}"
+        if settings.bus == "kafka":
+            try:
+                await check_broker(settings.kafka, 3.0)
+                checks["kafka"] = "ok"
+            except Exception as exc:
+                ok = False
+                checks["kafka"] = f"failed: {type(exc).__name__}"
+        body = {"status": "ready" if ok else "not ready", "checks": checks}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Any:
+        return kernel.metrics.render()
+
+    for router in routers:
+        app.include_router(router)
+    return app
