@@ -263,7 +263,7 @@ def create_service_app(
     openapi_tags: list[dict[str, Any]] | None = None,
 ) -> FastAPI:
     """A FastAPI app with the platform's conventions wired in."""
-    from inclusion_kit.auth import TokenVerifier
+    from inclusion_kit.auth import install_token_verifier
 
     settings = kernel.settings
 
@@ -276,6 +276,7 @@ def create_service_app(
         try:
             yield
         finally:
+            await app.state.token_verifier.aclose()
             await kernel.dispose()
 
     app = FastAPI(
@@ -287,7 +288,7 @@ def create_service_app(
     )
     app.state.kernel = kernel
     app.state.settings = settings
-    app.state.token_verifier = TokenVerifier(settings.auth)
+    install_token_verifier(app, settings.auth)  # raises on unsafe auth settings
     install_problem_handlers(app)
     app.add_middleware(
         BodyLimitMiddleware,
