@@ -25,10 +25,9 @@ class EventRegistry:
         event.topic()  # validates the context
         if event_type in self._by_type and self._by_type[event_type] is not event:
             raise ContractError(
-                f"event type {event_type!r} is already registered by "
-                f"{self._by_type[event_type].__qualname__}"
+                f"event type {event_type!r} is already registered by {self._by_type[event_type].__qualname__}"
             )
-        for name, field in event.model_fields.items():
+        for name, field in event.__pydantic_fields__.items():
             annotation = field.annotation
             if isinstance(annotation, type) and issubclass(annotation, TolerantEnum):
                 if "UNKNOWN" not in annotation.__members__:

@@ -1,0 +1,14 @@
+"""The public event registry: every integration event another service may subscribe to.
+
+To publish a new event: define its model (an ``IntegrationEvent`` subclass with ``event_type``, a
+docstring saying what the fact means, and an ``example``), list it in ``REGISTRY`` below, then run
+``inclusion-kit catalog build`` and commit ``shared/catalog/`` with the change.
+"""
+
+from __future__ import annotations
+
+from inclusion_kit.contracts.registry import EventRegistry
+
+REGISTRY = EventRegistry([])
+
+__all__ = ["REGISTRY"]
