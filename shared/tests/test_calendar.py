@@ -7,6 +7,8 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
+
 from inclusion_kit.calendar import (
     AcademicYear,
     CalendarRangeError,
@@ -19,7 +21,6 @@ from inclusion_kit.calendar import (
     london_date,
     london_today,
 )
-from pydantic import ValidationError
 
 D = date
 

@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+
 from inclusion_kit.codes import (
     REGIME_2024_START,
     CodeTable,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
 from inclusion_kit.pupils import (
     LAESTAB,
     UPN,
@@ -23,7 +25,6 @@ from inclusion_kit.pupils import (
     validate_upn,
     validate_urn,
 )
-from pydantic import BaseModel, TypeAdapter, ValidationError
 
 
 @pytest.mark.parametrize(

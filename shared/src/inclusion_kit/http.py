@@ -11,7 +11,7 @@ from inclusion_kit.messaging.context import correlation_id_var
 from inclusion_kit.problems import MEDIA_TYPE, PROBLEM_BASE
 
 
-class BodyTooLarge(Exception):  # noqa: N818 - control flow inside the middleware
+class BodyTooLarge(Exception):
     pass
 
 
@@ -22,7 +22,9 @@ class BodyLimitMiddleware:
     never hold the body whole.
     """
 
-    def __init__(self, app: ASGIApp, *, limit: int, bulk_limit: int, bulk_prefixes: Sequence[str] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limit: int, bulk_limit: int, bulk_prefixes: Sequence[str] = ()
+    ) -> None:
         self.app = app
         self.limit = limit
         self.bulk_limit = bulk_limit
@@ -80,8 +82,15 @@ async def _too_large(send: Send, limit: int, path: str) -> None:
     if correlation_id:
         body["correlation_id"] = correlation_id
     payload = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": 413, "headers": [
-        (b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(payload)).encode()),
-        (b"connection", b"close"),
-    ]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", MEDIA_TYPE.encode()),
+                (b"content-length", str(len(payload)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})

@@ -26,12 +26,43 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from inclusion_kit.messaging.context import correlation_id_var, new_id, traceparent_var
 
 # Operational fields a log record may carry. Anything else passed in ``extra`` is dropped.
-SAFE_FIELDS = frozenset({
-    "service", "consumer", "group", "topic", "partition", "offset", "event_id", "event_type",
-    "dlt_topic", "reason", "error", "attempts", "attempt", "source", "failed", "count", "method",
-    "path", "route", "status", "duration_ms", "elapsed_s", "rate", "mode", "bus", "version",
-    "outcome", "school_urn", "district", "records", "accepted", "rejected", "unchanged",
-})
+SAFE_FIELDS = frozenset(
+    {
+        "service",
+        "consumer",
+        "group",
+        "topic",
+        "partition",
+        "offset",
+        "event_id",
+        "event_type",
+        "dlt_topic",
+        "reason",
+        "error",
+        "attempts",
+        "attempt",
+        "source",
+        "failed",
+        "count",
+        "method",
+        "path",
+        "route",
+        "status",
+        "duration_ms",
+        "elapsed_s",
+        "rate",
+        "mode",
+        "bus",
+        "version",
+        "outcome",
+        "school_urn",
+        "district",
+        "records",
+        "accepted",
+        "rejected",
+        "unchanged",
+    }
+)
 
 _PII_PATTERNS = [
     (re.compile(r"\b[A-HJ-NP-RT-Z][0-9]{11}[0-9A-HJ-NP-RT-Z]\b"), "[upn]"),
@@ -112,28 +143,39 @@ class ServiceMetrics:
             "http_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry
         )
         self.http_latency = Histogram(
-            "http_request_duration_seconds", "HTTP request latency", ["method", "route"],
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=self.registry,
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
         )
         self.outbox_unpublished = Gauge(
             "outbox_unpublished_rows", "Outbox rows not yet published", registry=self.registry
         )
         self.outbox_oldest_age = Gauge(
-            "outbox_oldest_unpublished_age_seconds", "Age of the oldest unpublished outbox row",
+            "outbox_oldest_unpublished_age_seconds",
+            "Age of the oldest unpublished outbox row",
             registry=self.registry,
         )
         self.outbox_published = Counter(
             "outbox_published_total", "Outbox rows published", registry=self.registry
         )
         self.consumed = Counter(
-            "events_consumed_total", "Events consumed by outcome", ["consumer", "outcome"], registry=self.registry
+            "events_consumed_total",
+            "Events consumed by outcome",
+            ["consumer", "outcome"],
+            registry=self.registry,
         )
         self.dead_lettered = Counter(
-            "events_dead_lettered_total", "Events sent to dead letters", ["consumer", "reason"],
+            "events_dead_lettered_total",
+            "Events sent to dead letters",
+            ["consumer", "reason"],
             registry=self.registry,
         )
         self.consumer_lag = Gauge(
-            "consumer_lag_records", "Records behind the end of the partition", ["consumer", "topic", "partition"],
+            "consumer_lag_records",
+            "Records behind the end of the partition",
+            ["consumer", "topic", "partition"],
             registry=self.registry,
         )
 

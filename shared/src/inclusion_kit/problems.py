@@ -42,16 +42,28 @@ _TITLES = {
     503: "Service unavailable",
 }
 _SLUGS = {
-    400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
-    405: "method-not-allowed", 406: "not-acceptable", 409: "conflict", 413: "payload-too-large",
-    415: "unsupported-media-type", 422: "validation-failed", 428: "precondition-required",
-    429: "rate-limited", 500: "internal-error", 503: "unavailable",
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-failed",
+    428: "precondition-required",
+    429: "rate-limited",
+    500: "internal-error",
+    503: "unavailable",
 }
 
 
 class FieldProblem(BaseModel):
-    pointer: str = Field(description="JSON pointer to the field in the request (RFC 6901), "
-                         "or a parameter location such as 'query/updated_after'.")
+    pointer: str = Field(
+        description="JSON pointer to the field in the request (RFC 6901), "
+        "or a parameter location such as 'query/updated_after'."
+    )
     code: str = Field(description="Machine-readable reason, e.g. 'missing', 'invalid_upn'.")
     detail: str
 
@@ -98,7 +110,9 @@ class NotFound(ProblemError):
 
 
 class Conflict(ProblemError):
-    def __init__(self, detail: str, *, slug: str = "conflict", extra: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, detail: str, *, slug: str = "conflict", extra: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(409, detail, slug=slug, extra=extra)
 
 
@@ -147,47 +161,65 @@ def field_problems(errors: Sequence[Any]) -> list[FieldProblem]:
         message = str(error.get("msg", "invalid"))
         # pydantic prefixes custom errors with "Value error, "; drop it for readers.
         message = message.removeprefix("Value error, ")
-        problems.append(FieldProblem(pointer=_pointer(loc), code=str(error.get("type", "invalid")), detail=message))
+        problems.append(
+            FieldProblem(pointer=_pointer(loc), code=str(error.get("type", "invalid")), detail=message)
+        )
     return problems
 
 
 def validation_problem(errors: Sequence[Any], detail: str | None = None) -> ProblemError:
-    return ProblemError(422, detail or "The request has invalid or missing fields.", errors=field_problems(errors))
+    return ProblemError(
+        422, detail or "The request has invalid or missing fields.", errors=field_problems(errors)
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
         return problem_response(
-            exc.status, detail=exc.detail, slug=exc.slug, title=exc.title, instance=request.url.path,
-            errors=exc.errors, headers=exc.headers, extra=exc.extra,
+            exc.status,
+            detail=exc.detail,
+            slug=exc.slug,
+            title=exc.title,
+            instance=request.url.path,
+            errors=exc.errors,
+            headers=exc.headers,
+            extra=exc.extra,
         )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         return problem_response(
-            422, detail="The request has invalid or missing fields.", instance=request.url.path,
+            422,
+            detail="The request has invalid or missing fields.",
+            instance=request.url.path,
             errors=field_problems(exc.errors()),
         )
 
     @app.exception_handler(ValidationError)
     async def _pydantic(request: Request, exc: ValidationError) -> JSONResponse:
         return problem_response(
-            422, detail="The request has invalid or missing fields.", instance=request.url.path,
+            422,
+            detail="The request has invalid or missing fields.",
+            instance=request.url.path,
             errors=field_problems(exc.errors()),
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem_response(exc.status_code, detail=detail, instance=request.url.path,
-                                headers=getattr(exc, "headers", None))
+        return problem_response(
+            exc.status_code, detail=detail, instance=request.url.path, headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
-        return problem_response(500, detail="Something went wrong on our side; quote the correlation id.",
-                                instance=request.url.path)
+        return problem_response(
+            500,
+            detail="Something went wrong on our side; quote the correlation id.",
+            instance=request.url.path,
+        )
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {

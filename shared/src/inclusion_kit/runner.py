@@ -40,8 +40,14 @@ def service_cli(
         if args.command == "api":
             import uvicorn
 
-            uvicorn.run(app_factory(settings), host=args.host, port=args.port, log_config=None,
-                        proxy_headers=True, timeout_keep_alive=5)
+            uvicorn.run(
+                app_factory(settings),
+                host=args.host,
+                port=args.port,
+                log_config=None,
+                proxy_headers=True,
+                timeout_keep_alive=5,
+            )
             return 0
         kernel = kernel_factory(settings)
         if args.command == "migrate":

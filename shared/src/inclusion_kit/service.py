@@ -28,7 +28,7 @@ from inclusion_kit.db.metadata import KitTables
 from inclusion_kit.db.migrations import assert_schema_current, upgrade_async
 from inclusion_kit.http import BodyLimitMiddleware
 from inclusion_kit.messaging.consumer import KafkaConsumerWorker, ReplayReport, replay_dead_letters
-from inclusion_kit.messaging.dispatch import Dispatcher, Handler, RetryPolicy
+from inclusion_kit.messaging.dispatch import BatchHandler, Dispatcher, Handler, RetryPolicy
 from inclusion_kit.messaging.embedded import (
     EmbeddedProducer,
     EmbeddedSubscriber,
@@ -58,6 +58,7 @@ class ConsumerSpec(Generic[U]):
 
     name: str  # also the Kafka consumer group id and the inbox's consumer name
     handlers: Mapping[str, Handler[U]]
+    batch_handlers: Mapping[str, BatchHandler[U]] = field(default_factory=dict)
 
 
 @dataclass
@@ -111,7 +112,14 @@ class ServiceKernel(Generic[U]):
 
     def dispatchers(self) -> list[Dispatcher[U]]:
         return [
-            Dispatcher(spec.name, self.registry, spec.handlers, self.uow, self.retry_policy())
+            Dispatcher(
+                spec.name,
+                self.registry,
+                spec.handlers,
+                self.uow,
+                self.retry_policy(),
+                batch_handlers=spec.batch_handlers,
+            )
             for spec in self.consumers
         ]
 
@@ -172,7 +180,7 @@ class ServiceKernel(Generic[U]):
                 tasks.append(asyncio.create_task(worker.run(stop), name=f"consumer:{dispatcher.consumer}"))
             log.info("worker running", extra={"service": self.settings.service_name, "count": len(tasks)})
             stopper = asyncio.create_task(stop.wait())
-            done, _ = await asyncio.wait({*tasks, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({*tasks, stopper}, return_when=asyncio.FIRST_COMPLETED)
             stop.set()
             for task in tasks:
                 if not task.done():

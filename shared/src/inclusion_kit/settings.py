@@ -103,5 +103,7 @@ class ServiceSettings(BaseSettings):
         if self.bus != "kafka":
             problems.append("bus: production runs on Kafka, not the embedded bus")
         if problems:
-            raise ValueError(f"{self.service_name} refuses to start in {self.mode} mode: " + "; ".join(problems))
+            raise ValueError(
+                f"{self.service_name} refuses to start in {self.mode} mode: " + "; ".join(problems)
+            )
         return self

@@ -46,26 +46,42 @@ class Side:
 def producer_side(url: str) -> Side:
     metadata = make_metadata()
     tables = KitTables(metadata)
-    notes = Table("notes", metadata, Column("id", String(36), primary_key=True),
-                  Column("child_ref", String(64), nullable=False), Column("text", String(200), nullable=False))
+    notes = Table(
+        "notes",
+        metadata,
+        Column("id", String(36), primary_key=True),
+        Column("child_ref", String(64), nullable=False),
+        Column("text", String(200), nullable=False),
+    )
     return Side(create_engine(url), metadata, tables, {"notes": notes})
 
 
 def consumer_side(url: str) -> Side:
     metadata = make_metadata()
     tables = KitTables(metadata)
-    tallies = Table("tallies", metadata, Column("child_ref", String(64), primary_key=True),
-                    Column("count", Integer, nullable=False))
+    tallies = Table(
+        "tallies",
+        metadata,
+        Column("child_ref", String(64), primary_key=True),
+        Column("count", Integer, nullable=False),
+    )
     return Side(create_engine(url), metadata, tables, {"tallies": tallies})
 
 
 async def write_note(side: Side, child_ref: str, text: str, *, commit: bool = True) -> NoteWritten:
     """The producer's use case: store a note and its event in one unit of work."""
     note_id = str(uuid.uuid4())
-    event = NoteWritten(child_ref=child_ref, aggregate_id=note_id, aggregate_version=1,
-                        occurred_at=datetime.now(UTC), text=text)
+    event = NoteWritten(
+        child_ref=child_ref,
+        aggregate_id=note_id,
+        aggregate_version=1,
+        occurred_at=datetime.now(UTC),
+        text=text,
+    )
     async with side.uow() as uow:
-        await uow.session.execute(insert(side.extra["notes"]).values(id=note_id, child_ref=child_ref, text=text))
+        await uow.session.execute(
+            insert(side.extra["notes"]).values(id=note_id, child_ref=child_ref, text=text)
+        )
         uow.emit(event)
         if commit:
             await uow.commit()
@@ -80,8 +96,9 @@ class Faults:
     calls: int = 0
 
 
-def tally_dispatcher(side: Side, faults: Faults, *, name: str = "chain-consumer",
-                     policy: RetryPolicy | None = None) -> Dispatcher[UnitOfWork]:
+def tally_dispatcher(
+    side: Side, faults: Faults, *, name: str = "chain-consumer", policy: RetryPolicy | None = None
+) -> Dispatcher[UnitOfWork]:
     tallies = side.extra["tallies"]
 
     async def on_note(event: IntegrationEvent, ctx: HandlerContext[UnitOfWork]) -> None:
@@ -94,18 +111,24 @@ def tally_dispatcher(side: Side, faults: Faults, *, name: str = "chain-consumer"
         if current is None:
             await session.execute(insert(tallies).values(child_ref=event.child_ref, count=1))
         else:
-            await session.execute(update(tallies).where(tallies.c.child_ref == event.child_ref)
-                                  .values(count=current + 1))
+            await session.execute(
+                update(tallies).where(tallies.c.child_ref == event.child_ref).values(count=current + 1)
+            )
 
-    return Dispatcher(name, REGISTRY, {NoteWritten.event_type: on_note},
-                      lambda: side.uow("inclusion/test-consumer"),
-                      policy or RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.05))
+    return Dispatcher(
+        name,
+        REGISTRY,
+        {NoteWritten.event_type: on_note},
+        lambda: side.uow("inclusion/test-consumer"),
+        policy or RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.05),
+    )
 
 
 async def tally(side: Side, child_ref: str) -> int:
     async with side.engine.connect() as conn:
-        value = await conn.scalar(select(side.extra["tallies"].c.count)
-                                  .where(side.extra["tallies"].c.child_ref == child_ref))
+        value = await conn.scalar(
+            select(side.extra["tallies"].c.count).where(side.extra["tallies"].c.child_ref == child_ref)
+        )
     return int(value or 0)
 
 

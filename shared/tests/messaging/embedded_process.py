@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from chain import Faults, consumer_side, producer_side, tally_dispatcher, write_note  # noqa: E402
+from chain import Faults, consumer_side, producer_side, tally_dispatcher, write_note
 
-from inclusion_kit.messaging.embedded import EmbeddedBus, EmbeddedProducer, EmbeddedSubscriber  # noqa: E402
+from inclusion_kit.messaging.embedded import EmbeddedBus, EmbeddedProducer, EmbeddedSubscriber
 
 
 async def main(folder: Path, notes: int, kill_after: int) -> None:
@@ -46,8 +46,10 @@ async def main(folder: Path, notes: int, kill_after: int) -> None:
     second_dispatcher.handlers = {k: killing_handler for k in inner}
     bus = EmbeddedBus(
         [EmbeddedProducer("producer", producer.engine, producer.tables)],
-        [EmbeddedSubscriber(tally_dispatcher(first, Faults(), name="first"), first.engine, first.tables),
-         EmbeddedSubscriber(second_dispatcher, second.engine, second.tables)],
+        [
+            EmbeddedSubscriber(tally_dispatcher(first, Faults(), name="first"), first.engine, first.tables),
+            EmbeddedSubscriber(second_dispatcher, second.engine, second.tables),
+        ],
         batch_size=10,
     )
     await bus.drain()

@@ -72,7 +72,9 @@ async def test_redelivery_changes_nothing(sides: tuple[Side, Side]) -> None:
     assert await tally(consumer, "child-3") == 1
 
 
-async def test_poison_is_dead_lettered_consumer_carries_on_and_replay_applies_it(sides: tuple[Side, Side]) -> None:
+async def test_poison_is_dead_lettered_consumer_carries_on_and_replay_applies_it(
+    sides: tuple[Side, Side],
+) -> None:
     producer, consumer = sides
     faults = Faults(poison_texts={"poison"})
     bus, subscriber = make_bus(producer, consumer, faults)
@@ -84,22 +86,40 @@ async def test_poison_is_dead_lettered_consumer_carries_on_and_replay_applies_it
     assert await count_rows(consumer, dead, dead.c.reason == "permanent") == 1
 
     faults.poison_texts.clear()
-    assert await replay_embedded_dead_letters(subscriber) == {"replayed": 1, "duplicates": 0, "skipped": 0,
-                                                              "failed": 0}
+    assert await replay_embedded_dead_letters(subscriber) == {
+        "replayed": 1,
+        "duplicates": 0,
+        "skipped": 0,
+        "failed": 0,
+    }
     assert await tally(consumer, "child-4") == 2
-    assert await replay_embedded_dead_letters(subscriber) == {"replayed": 0, "duplicates": 0, "skipped": 0,
-                                                              "failed": 0}
+    assert await replay_embedded_dead_letters(subscriber) == {
+        "replayed": 0,
+        "duplicates": 0,
+        "skipped": 0,
+        "failed": 0,
+    }
 
 
 @pytest.mark.parametrize("kill_after", [1, 5, 13])
 def test_process_killed_mid_delivery_loses_and_doubles_nothing(tmp_path: Path, kill_after: int) -> None:
     script = Path(__file__).with_name("embedded_process.py")
     notes = 20
-    killed = subprocess.run([sys.executable, str(script), str(tmp_path), str(notes), str(kill_after)],
-                            capture_output=True, text=True, timeout=120, check=False)
+    killed = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), str(notes), str(kill_after)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert killed.returncode == -9, killed.stderr  # SIGKILL, mid-way
-    finished = subprocess.run([sys.executable, str(script), str(tmp_path), str(notes), "0"],
-                              capture_output=True, text=True, timeout=120, check=False)
+    finished = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), str(notes), "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert finished.returncode == 0, finished.stderr
 
     import asyncio

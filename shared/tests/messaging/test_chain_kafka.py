@@ -22,8 +22,18 @@ from inclusion_kit.messaging.relay import OutboxRelay
 from inclusion_kit.settings import KafkaSettings
 from inclusion_kit.testing import infra
 
-from .chain import REGISTRY, Faults, NoteWritten, Side, consumer_side, count_rows, producer_side, tally, \
-    tally_dispatcher, write_note
+from .chain import (
+    REGISTRY,
+    Faults,
+    NoteWritten,
+    Side,
+    consumer_side,
+    count_rows,
+    producer_side,
+    tally,
+    tally_dispatcher,
+    write_note,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -49,13 +59,19 @@ class Chain:
         return dead_letter_topic(self.topic, GROUP)
 
     async def worker(self) -> KafkaConsumerWorker:
-        consumer = make_consumer(self.kafka, group_id=self.kafka.topic_prefix + GROUP, client_id="chain",
-                                 topics=[self.topic])
+        consumer = make_consumer(
+            self.kafka, group_id=self.kafka.topic_prefix + GROUP, client_id="chain", topics=[self.topic]
+        )
         await consumer.start()
         self.consumers.append(consumer)
-        return KafkaConsumerWorker(tally_dispatcher(self.consumer, self.faults, name=GROUP), consumer,
-                                   self.kafka_producer, group_id=GROUP, poll_timeout_ms=200,
-                                   topic_prefix=self.kafka.topic_prefix)
+        return KafkaConsumerWorker(
+            tally_dispatcher(self.consumer, self.faults, name=GROUP),
+            consumer,
+            self.kafka_producer,
+            group_id=GROUP,
+            poll_timeout_ms=200,
+            topic_prefix=self.kafka.topic_prefix,
+        )
 
 
 async def consume_until(worker: KafkaConsumerWorker, predicate: Any, timeout: float = 30.0) -> None:
@@ -75,8 +91,13 @@ async def chain(postgres_admin_url: str, kafka_settings: KafkaSettings) -> Async
     await ensure_topics(kafka_settings, [topic, dead_letter_topic(topic, GROUP)])
     kafka_producer = make_producer(kafka_settings, client_id="chain-relay")
     await kafka_producer.start()
-    relay = OutboxRelay(producer.engine, producer.tables, KafkaPublisher(kafka_producer, kafka_settings.topic_prefix),
-                        source="inclusion/test-producer", poll_interval=0.05)
+    relay = OutboxRelay(
+        producer.engine,
+        producer.tables,
+        KafkaPublisher(kafka_producer, kafka_settings.topic_prefix),
+        source="inclusion/test-producer",
+        poll_interval=0.05,
+    )
     c = Chain(producer, consumer, kafka_settings, kafka_producer, relay, Faults(), [])
     try:
         yield c
@@ -93,12 +114,24 @@ async def chain(postgres_admin_url: str, kafka_settings: KafkaSettings) -> Async
 async def test_committed_use_case_is_published_and_applied_once(chain: Chain) -> None:
     await write_note(chain.producer, "child-1", "first")
     await write_note(chain.producer, "child-1", "second")
-    assert await count_rows(chain.producer, chain.producer.tables.outbox,
-                            chain.producer.tables.outbox.c.published_at.is_(None)) == 2
+    assert (
+        await count_rows(
+            chain.producer,
+            chain.producer.tables.outbox,
+            chain.producer.tables.outbox.c.published_at.is_(None),
+        )
+        == 2
+    )
 
     assert await chain.relay.drain() == 2
-    assert await count_rows(chain.producer, chain.producer.tables.outbox,
-                            chain.producer.tables.outbox.c.published_at.is_(None)) == 0
+    assert (
+        await count_rows(
+            chain.producer,
+            chain.producer.tables.outbox,
+            chain.producer.tables.outbox.c.published_at.is_(None),
+        )
+        == 0
+    )
 
     worker = await chain.worker()
 
@@ -159,8 +192,12 @@ class CrashAfterAck(OutboxRelay):
 
 async def test_relay_crash_between_ack_and_mark_resends_same_id_and_consumer_ignores_it(chain: Chain) -> None:
     await write_note(chain.producer, "child-4", "crashy")
-    crashing = CrashAfterAck(chain.producer.engine, chain.producer.tables,
-                             KafkaPublisher(chain.kafka_producer, chain.kafka.topic_prefix), source="inclusion/test")
+    crashing = CrashAfterAck(
+        chain.producer.engine,
+        chain.producer.tables,
+        KafkaPublisher(chain.kafka_producer, chain.kafka.topic_prefix),
+        source="inclusion/test",
+    )
     with pytest.raises(ConnectionResetError):
         await crashing.publish_pending()
     # Still unpublished: the mark never happened.
@@ -169,8 +206,9 @@ async def test_relay_crash_between_ack_and_mark_resends_same_id_and_consumer_ign
     assert await chain.relay.drain() == 1  # a healthy relay sends it again
 
     # Both copies are on the topic with the same ce_id.
-    reader = make_consumer(chain.kafka, group_id=chain.kafka.topic_prefix + "reader", client_id="reader",
-                           topics=[chain.topic])
+    reader = make_consumer(
+        chain.kafka, group_id=chain.kafka.topic_prefix + "reader", client_id="reader", topics=[chain.topic]
+    )
     await reader.start()
     chain.consumers.append(reader)
     ids: list[bytes] = []
@@ -208,8 +246,9 @@ async def test_poison_message_goes_to_dead_letters_and_consumer_carries_on_then_
     assert worker.stats.dead_lettered == 2
     assert await tally(chain.consumer, "child-5") == 1
 
-    dlt_reader = make_consumer(chain.kafka, group_id=chain.kafka.topic_prefix + "dlt-reader", client_id="dlt",
-                               topics=[chain.dlt])
+    dlt_reader = make_consumer(
+        chain.kafka, group_id=chain.kafka.topic_prefix + "dlt-reader", client_id="dlt", topics=[chain.dlt]
+    )
     await dlt_reader.start()
     chain.consumers.append(dlt_reader)
     dead: list[Any] = []
@@ -231,17 +270,27 @@ async def test_poison_message_goes_to_dead_letters_and_consumer_carries_on_then_
     def factory(group: str) -> AIOKafkaConsumer:
         return make_consumer(chain.kafka, group_id=group, client_id="replay")
 
-    report = await replay_dead_letters(tally_dispatcher(chain.consumer, chain.faults, name=GROUP), factory,
-                                       [chain.dlt], producer=chain.kafka_producer, group_id=chain.kafka.topic_prefix + GROUP,
-                                       topic_prefix=chain.kafka.topic_prefix)
+    report = await replay_dead_letters(
+        tally_dispatcher(chain.consumer, chain.faults, name=GROUP),
+        factory,
+        [chain.dlt],
+        producer=chain.kafka_producer,
+        group_id=chain.kafka.topic_prefix + GROUP,
+        topic_prefix=chain.kafka.topic_prefix,
+    )
     assert await tally(chain.consumer, "child-5") == 2
     assert report.replayed == 1
     assert report.failed == 1 and "not a CloudEvent" in report.errors[0]
 
     # Replaying again applies nothing twice; the malformed record is tried (and parked) again.
-    again = await replay_dead_letters(tally_dispatcher(chain.consumer, chain.faults, name=GROUP), factory,
-                                      [chain.dlt], producer=chain.kafka_producer, group_id=chain.kafka.topic_prefix + GROUP,
-                                      topic_prefix=chain.kafka.topic_prefix)
+    again = await replay_dead_letters(
+        tally_dispatcher(chain.consumer, chain.faults, name=GROUP),
+        factory,
+        [chain.dlt],
+        producer=chain.kafka_producer,
+        group_id=chain.kafka.topic_prefix + GROUP,
+        topic_prefix=chain.kafka.topic_prefix,
+    )
     assert again.replayed == 0
     assert again.failed == 1
     assert await tally(chain.consumer, "child-5") == 2
@@ -249,9 +298,14 @@ async def test_poison_message_goes_to_dead_letters_and_consumer_carries_on_then_
 
 async def test_only_one_relay_is_active(chain: Chain) -> None:
     stop = asyncio.Event()
-    second = OutboxRelay(chain.producer.engine, chain.producer.tables,
-                         KafkaPublisher(chain.kafka_producer, chain.kafka.topic_prefix),
-                         source="inclusion/test-producer", poll_interval=0.05, lock_retry=0.1)
+    second = OutboxRelay(
+        chain.producer.engine,
+        chain.producer.tables,
+        KafkaPublisher(chain.kafka_producer, chain.kafka.topic_prefix),
+        source="inclusion/test-producer",
+        poll_interval=0.05,
+        lock_retry=0.1,
+    )
     first_task = asyncio.create_task(chain.relay.run(stop))
     await asyncio.sleep(0.5)
     second_task = asyncio.create_task(second.run(stop))
@@ -268,8 +322,12 @@ async def test_only_one_relay_is_active(chain: Chain) -> None:
 
 
 async def test_outcome_of_unknown_event_type_is_skip(chain: Chain) -> None:
-    headers = [("ce_specversion", b"1.0"), ("ce_id", b"x-1"), ("ce_type", b"inclusion.referrals.future.thing.v9"),
-               ("ce_source", b"inclusion/elsewhere")]
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", b"x-1"),
+        ("ce_type", b"inclusion.referrals.future.thing.v9"),
+        ("ce_source", b"inclusion/elsewhere"),
+    ]
     await (await chain.kafka_producer.send(chain.topic, value=b"{}", key=b"child-7", headers=headers))
     await write_note(chain.producer, "child-7", "after")
     await chain.relay.drain()

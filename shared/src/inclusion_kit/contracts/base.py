@@ -48,9 +48,11 @@ class TolerantEnum(StrEnum):
 def x_pii(description: str = "") -> dict[str, Any]:
     """JSON-schema extras marking a field as personal data (``x-pii: true``)."""
     extra: dict[str, Any] = {"x-pii": True}
-    return {"description": description, "json_schema_extra": extra} if description else {
-        "json_schema_extra": extra
-    }
+    return (
+        {"description": description, "json_schema_extra": extra}
+        if description
+        else {"json_schema_extra": extra}
+    )
 
 
 class IntegrationEvent(BaseModel):

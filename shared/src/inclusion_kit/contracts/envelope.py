@@ -119,8 +119,12 @@ class Envelope:
         known: dict[str, str] = {}
         extra: list[tuple[str, bytes]] = []
         for name, raw in items:
-            if name.startswith("ce_") or name in ("content-type", "traceparent", "correlation_id",
-                                                   "causation_id"):
+            if name.startswith("ce_") or name in (
+                "content-type",
+                "traceparent",
+                "correlation_id",
+                "causation_id",
+            ):
                 try:
                     known[name] = raw.decode()
                 except UnicodeDecodeError as exc:

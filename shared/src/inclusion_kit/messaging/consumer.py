@@ -139,22 +139,56 @@ class KafkaConsumerWorker:
         )
 
     async def run_once(self) -> int:
-        """Poll once, process and commit; returns the number of records handled."""
+        """Poll once, apply the records, commit their offsets; returns records handled.
+
+        The records of all partitions in one poll are applied together (one partition's records
+        stay in order and contiguous), so a busy consumer pays one transaction and one offset
+        commit per poll rather than per record."""
         batches = await self.consumer.getmany(timeout_ms=self.poll_timeout_ms)
-        handled = 0
-        for tp, records in batches.items():
-            last_offset: int | None = None
+        records = [record for _tp, part in batches.items() for record in part]
+        done: dict[TopicPartition, int] = {}
+        try:
+            for chunk in self._chunks(records):
+                if isinstance(chunk, list):
+                    results = await self.dispatcher.process_batch([delivery for _record, delivery in chunk])
+                    for (record, _delivery), result in zip(chunk, results, strict=True):
+                        if isinstance(result, Failure):
+                            await self.dead_letter(record, result)
+                            result = Outcome.DEAD_LETTERED
+                        self.stats.count(result)
+                        done[TopicPartition(record.topic, record.partition)] = record.offset + 1
+                else:
+                    self.stats.count(await self.process_record(chunk))
+                    done[TopicPartition(chunk.topic, chunk.partition)] = chunk.offset + 1
+        finally:
+            # Offsets only after the database commit; what was fully processed is committed even
+            # if a later record raised.
+            if done:
+                await self.consumer.commit(done)
+        return len(records)
+
+    def _chunks(self, records: Sequence[ConsumerRecord[Any, Any]]) -> list[Any]:
+        """Runs of well-formed CloudEvents (batched) split by malformed records (one by one)."""
+        chunks: list[Any] = []
+        run: list[tuple[ConsumerRecord[Any, Any], Delivery]] = []
+        for record in records:
             try:
-                for record in records:
-                    outcome = await self.process_record(record)
-                    self.stats.count(outcome)
-                    last_offset = record.offset
-                    handled += 1
-            finally:
-                # Commit what was fully processed even if a later record raised.
-                if last_offset is not None:
-                    await self.consumer.commit({tp: last_offset + 1})
-        return handled
+                envelope = Envelope.from_kafka(
+                    topic=record.topic.removeprefix(self.topic_prefix),
+                    key=record.key,
+                    value=record.value,
+                    headers=record.headers or (),
+                )
+            except EnvelopeError:
+                if run:
+                    chunks.append(run)
+                    run = []
+                chunks.append(record)
+                continue
+            run.append((record, Delivery(envelope, partition=record.partition, offset=record.offset)))
+        if run:
+            chunks.append(run)
+        return chunks
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

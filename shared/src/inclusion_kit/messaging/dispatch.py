@@ -19,7 +19,7 @@ import asyncio
 import enum
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -82,7 +82,16 @@ class HandlerContext(Generic[U]):
     envelope: Envelope
 
 
+@dataclass(frozen=True, slots=True)
+class BatchContext(Generic[U]):
+    uow: U
+    envelopes: list[Envelope]
+
+
 Handler = Callable[[IntegrationEvent, HandlerContext[U]], Awaitable[None]]
+# Applies consecutive events of one type together (same effect as the single handler on each,
+# in order). Optional: consumers with heavy volume (attendance, projections) provide one.
+BatchHandler = Callable[[list[IntegrationEvent], BatchContext[U]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +135,12 @@ class Dispatcher(Generic[U]):
         uow_factory: Callable[[], U],
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        batch_handlers: Mapping[str, BatchHandler[U]] | None = None,
     ) -> None:
         unknown = [t for t in handlers if t not in registry]
+        if batch_handlers and set(batch_handlers) - set(handlers):
+            raise ValueError(f"{consumer}: a batch handler needs a single-event handler too (for retries)")
+        self.batch_handlers = dict(batch_handlers or {})
         if unknown:
             raise ValueError(f"{consumer}: handlers for unregistered event types {unknown}")
         self.consumer = consumer
@@ -176,6 +189,86 @@ class Dispatcher(Generic[U]):
         finally:
             correlation_id_var.reset(correlation_token)
             causation_id_var.reset(causation_token)
+
+    async def dispatch_batch(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
+        """Apply several deliveries in ONE transaction: each one's inbox row and effects commit
+        together with the others', so every message is still all-or-nothing. Raises on any
+        failure (after rolling the whole batch back); the caller then falls back to one by one.
+
+        Inbox rows go in with one statement. Consecutive events of a type that has a batch
+        handler are applied by one call (one child's events keep their order)."""
+        outcomes: list[Outcome | None] = [None] * len(deliveries)
+        events: list[IntegrationEvent | None] = [None] * len(deliveries)
+        for i, delivery in enumerate(deliveries):
+            if delivery.envelope.type not in self.handlers:
+                outcomes[i] = Outcome.SKIPPED
+            else:
+                events[i] = self.registry[delivery.envelope.type].model_validate_json(delivery.envelope.data)
+        async with self.uow_factory() as uow:
+            handled = [d for i, d in enumerate(deliveries) if outcomes[i] is None]
+            fresh = await uow.record_inbox_many(
+                self.consumer, [(d.envelope, d.partition, d.offset) for d in handled]
+            )
+            seen: set[str] = set()
+            run: list[tuple[IntegrationEvent, Envelope]] = []
+            run_type: str | None = None
+            for i, delivery in enumerate(deliveries):
+                if outcomes[i] is not None:
+                    continue
+                envelope = delivery.envelope
+                if envelope.id not in fresh or envelope.id in seen:
+                    outcomes[i] = Outcome.DUPLICATE
+                    continue
+                seen.add(envelope.id)
+                outcomes[i] = Outcome.APPLIED
+                event = events[i]
+                assert event is not None
+                if envelope.type in self.batch_handlers:
+                    if run and run_type != envelope.type:
+                        await self._apply_run(uow, run_type, run)
+                        run = []
+                    run_type = envelope.type
+                    run.append((event, envelope))
+                    continue
+                if run:
+                    await self._apply_run(uow, run_type, run)
+                    run = []
+                await self._apply_one(uow, event, envelope)
+            if run:
+                await self._apply_run(uow, run_type, run)
+            await uow.commit()
+        return [o if o is not None else Outcome.SKIPPED for o in outcomes]
+
+    async def _apply_one(self, uow: U, event: IntegrationEvent, envelope: Envelope) -> None:
+        correlation_token = correlation_id_var.set(envelope.correlation_id or envelope.id)
+        causation_token = causation_id_var.set(envelope.id)
+        try:
+            await self.handlers[envelope.type](event, HandlerContext(uow=uow, envelope=envelope))
+        finally:
+            correlation_id_var.reset(correlation_token)
+            causation_id_var.reset(causation_token)
+
+    async def _apply_run(
+        self, uow: U, event_type: str | None, run: list[tuple[IntegrationEvent, Envelope]]
+    ) -> None:
+        assert event_type is not None
+        await self.batch_handlers[event_type](
+            [event for event, _ in run], BatchContext(uow=uow, envelopes=[envelope for _, envelope in run])
+        )
+
+    async def process_batch(self, deliveries: Sequence[Delivery]) -> list[Outcome | Failure]:
+        """The batched fast path, and the per-message policy whenever the batch fails."""
+        if len(deliveries) > 1:
+            try:
+                return list(await self.dispatch_batch(deliveries))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info(
+                    "batch failed, processing one by one",
+                    extra={"consumer": self.consumer, "count": len(deliveries), "error": describe(exc)},
+                )
+        return [await self.process(delivery) for delivery in deliveries]
 
     async def process(self, delivery: Delivery) -> Outcome | Failure:
         """Dispatch with the retry policy; a :class:`Failure` means: dead-letter it."""

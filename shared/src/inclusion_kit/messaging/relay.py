@@ -201,6 +201,8 @@ class OutboxRelay:
     async def _listen(self, conn: AsyncConnection) -> Any:
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection  # the asyncpg connection
+        if driver is None:  # pragma: no cover - only on a closed connection
+            raise RuntimeError("no driver connection to LISTEN on")
         channel = notify_channel(self.source)
 
         def on_notify(*_args: Any) -> None:

@@ -47,6 +47,13 @@ class UnitOfWork:
         self._session: AsyncSession | None = None
 
     @property
+    def dialect(self) -> str:
+        bind = self.session.bind
+        if bind is None:  # pragma: no cover - sessions here are always bound to an engine
+            raise RuntimeError("unit of work session is not bound to an engine")
+        return bind.dialect.name
+
+    @property
     def session(self) -> AsyncSession:
         if self._session is None:
             raise RuntimeError("unit of work used outside 'async with'")
@@ -99,7 +106,7 @@ class UnitOfWork:
                 insert(self.tables.outbox),
                 [outbox_row(envelope, now) for envelope in self._pending],
             )
-            if self.session.bind.dialect.name == "postgresql":
+            if self.dialect == "postgresql":
                 # Delivered at commit; wakes the relay without waiting for its poll.
                 await self.session.execute(
                     text("SELECT pg_notify(:channel, '')"), {"channel": notify_channel(self.source)}
@@ -130,7 +137,7 @@ class UnitOfWork:
             "offset": offset,
             "processed_at": datetime.now(UTC),
         }
-        dialect = self.session.bind.dialect.name
+        dialect = self.dialect
         table = self.tables.inbox
         if dialect == "postgresql":
             stmt: Any = postgresql.insert(table).values(values).on_conflict_do_nothing()
@@ -145,6 +152,37 @@ class UnitOfWork:
             stmt = insert(table).values(values)
         result = await self.session.execute(stmt)
         return bool(getattr(result, "rowcount", 1))
+
+    async def record_inbox_many(
+        self, consumer: str, deliveries: list[tuple[Envelope, int | None, int | None]]
+    ) -> set[str]:
+        """Insert inbox rows for several events in one statement; returns the ids that were new."""
+        if not deliveries:
+            return set()
+        now = datetime.now(UTC)
+        rows: dict[str, dict[str, Any]] = {}
+        for envelope, partition, offset in deliveries:
+            rows.setdefault(
+                envelope.id,
+                {
+                    "consumer": consumer,
+                    "event_id": envelope.id,
+                    "event_type": envelope.type,
+                    "topic": envelope.topic,
+                    "partition": partition,
+                    "offset": offset,
+                    "processed_at": now,
+                },
+            )
+        table = self.tables.inbox
+        dialect = self.dialect
+        insert_fn: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # executemany with RETURNING: compiled once and cached (a multi-row VALUES built per
+        # batch would be compiled afresh every time), sent in pages by insertmanyvalues.
+        result = await self.session.execute(
+            insert_fn(table).on_conflict_do_nothing().returning(table.c.event_id), list(rows.values())
+        )
+        return set(result.scalars().all())
 
 
 def outbox_row(envelope: Envelope, now: datetime) -> dict[str, Any]:

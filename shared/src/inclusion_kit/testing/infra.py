@@ -32,9 +32,11 @@ def docker_available() -> bool:
     if shutil.which("docker") is None:
         return False
     try:
-        result = subprocess.run(  # noqa: S603 - fixed arguments
+        result = subprocess.run(
             ["docker", "info", "--format", "{{.ServerVersion}}"],  # noqa: S607
-            capture_output=True, timeout=10, check=False,
+            capture_output=True,
+            timeout=10,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return False

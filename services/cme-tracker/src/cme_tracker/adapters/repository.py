@@ -1,0 +1,1 @@
+"""Repositories of cme-tracker: load and save aggregates through the unit of work's session."""

@@ -1,0 +1,1 @@
+"""The cme-tracker domain: plain Python, no framework or adapter imports."""

@@ -1,0 +1,1 @@
+"""Commands cme-tracker accepts (plain dataclasses built by the entrypoints)."""

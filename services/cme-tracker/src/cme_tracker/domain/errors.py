@@ -1,0 +1,1 @@
+"""Domain errors of cme-tracker: rule violations the API turns into problem details."""

@@ -1,0 +1,1 @@
+"""Aggregates of cme-tracker. Each carries a version and records the domain events it raises."""

@@ -1,0 +1,1 @@
+"""Entry points: turn input (HTTP, messages, CLI) into commands."""

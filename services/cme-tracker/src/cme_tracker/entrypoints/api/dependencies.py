@@ -1,0 +1,1 @@
+"""FastAPI dependencies of cme-tracker: principal, unit of work, pagination."""

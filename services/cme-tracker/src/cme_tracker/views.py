@@ -1,0 +1,1 @@
+"""Read-side queries of cme-tracker (no aggregates loaded to answer a read)."""

@@ -1,0 +1,3 @@
+"""Enforcement: Attendance positions, persistent absence, penalty notices and prosecutions."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Adapters: ORM mapping and repositories."""

@@ -1,0 +1,1 @@
+"""Repositories of enforcement: load and save aggregates through the unit of work's session."""

@@ -1,0 +1,1 @@
+"""The enforcement domain: plain Python, no framework or adapter imports."""

@@ -1,0 +1,1 @@
+"""Commands enforcement accepts (plain dataclasses built by the entrypoints)."""

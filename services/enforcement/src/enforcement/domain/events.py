@@ -1,0 +1,1 @@
+"""Domain events of enforcement: internal facts, mapped to public contracts in service_layer/publishing.py."""

@@ -1,0 +1,1 @@
+"""FastAPI dependencies of enforcement: principal, unit of work, pagination."""

@@ -1,0 +1,1 @@
+"""Domain event -> public integration event: the only place enforcement builds contracts."""

@@ -1,0 +1,1 @@
+"""Read-side queries of enforcement (no aggregates loaded to answer a read)."""

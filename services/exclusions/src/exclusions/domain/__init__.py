@@ -1,0 +1,1 @@
+"""The exclusions domain: plain Python, no framework or adapter imports."""

@@ -1,0 +1,1 @@
+"""Commands exclusions accepts (plain dataclasses built by the entrypoints)."""

@@ -1,0 +1,1 @@
+"""FastAPI dependencies of exclusions: principal, unit of work, pagination."""

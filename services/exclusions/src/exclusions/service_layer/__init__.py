@@ -1,0 +1,1 @@
+"""Use cases: handlers run inside a unit of work."""

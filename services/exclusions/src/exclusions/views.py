@@ -1,0 +1,1 @@
+"""Read-side queries of exclusions (no aggregates loaded to answer a read)."""

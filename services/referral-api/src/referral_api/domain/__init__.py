@@ -1,0 +1,1 @@
+"""The referral-api domain: plain Python, no framework or adapter imports."""

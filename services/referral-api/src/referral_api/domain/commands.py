@@ -1,0 +1,1 @@
+"""Commands referral-api accepts (plain dataclasses built by the entrypoints)."""

@@ -1,0 +1,1 @@
+"""Domain errors of referral-api: rule violations the API turns into problem details."""

@@ -1,0 +1,1 @@
+"""FastAPI dependencies of referral-api: principal, unit of work, pagination."""

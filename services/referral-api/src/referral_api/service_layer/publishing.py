@@ -1,0 +1,1 @@
+"""Domain event -> public integration event: the only place referral-api builds contracts."""

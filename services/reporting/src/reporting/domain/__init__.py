@@ -1,0 +1,1 @@
+"""The reporting domain: plain Python, no framework or adapter imports."""

@@ -1,0 +1,1 @@
+"""Commands reporting accepts (plain dataclasses built by the entrypoints)."""

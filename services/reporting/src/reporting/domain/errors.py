@@ -1,0 +1,1 @@
+"""Domain errors of reporting: rule violations the API turns into problem details."""

@@ -1,0 +1,1 @@
+"""FastAPI dependencies of reporting: principal, unit of work, pagination."""
