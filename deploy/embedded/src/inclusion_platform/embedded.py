@@ -1,0 +1,158 @@
+"""Run every service in one process: one SQLite file per service and the embedded bus.
+
+Same domain, service layer and outbox/inbox code as production; only the transport differs.
+Each service's API gets its own port; the bus delivers every service's outbox to the in-process
+consumers and marks a row sent only when each subscriber's inbox has it, so a restart loses
+nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+import cme_tracker.bootstrap
+import cme_tracker.config
+import cme_tracker.entrypoints.api.app
+import enforcement.bootstrap
+import enforcement.config
+import enforcement.entrypoints.api.app
+import exclusions.bootstrap
+import exclusions.config
+import exclusions.entrypoints.api.app
+import referral_api.bootstrap
+import referral_api.config
+import referral_api.entrypoints.api.app
+import reporting.bootstrap
+import reporting.config
+import reporting.entrypoints.api.app
+from inclusion_kit.auth import Role, mint_token
+from inclusion_kit.messaging.embedded import EmbeddedBus
+from inclusion_kit.settings import AuthSettings, ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    name: str
+    settings_class: type[ServiceSettings]
+    bootstrap: Callable[[Any], Any]
+    create_app: Callable[[Any], Any]
+
+
+SERVICES = [
+    ServiceEntry(
+        "referral-api",
+        referral_api.config.Settings,
+        referral_api.bootstrap.bootstrap,
+        referral_api.entrypoints.api.app.create_app,
+    ),
+    ServiceEntry(
+        "cme-tracker",
+        cme_tracker.config.Settings,
+        cme_tracker.bootstrap.bootstrap,
+        cme_tracker.entrypoints.api.app.create_app,
+    ),
+    ServiceEntry(
+        "exclusions",
+        exclusions.config.Settings,
+        exclusions.bootstrap.bootstrap,
+        exclusions.entrypoints.api.app.create_app,
+    ),
+    ServiceEntry(
+        "enforcement",
+        enforcement.config.Settings,
+        enforcement.bootstrap.bootstrap,
+        enforcement.entrypoints.api.app.create_app,
+    ),
+    ServiceEntry(
+        "reporting",
+        reporting.config.Settings,
+        reporting.bootstrap.bootstrap,
+        reporting.entrypoints.api.app.create_app,
+    ),
+]
+
+
+def service_settings(entry: ServiceEntry, data_dir: Path) -> ServiceSettings:
+    # Environment variables still apply (e.g. REFERRAL_LOG_LEVEL); the data location and the
+    # embedded bus are what `inclusion up` fixes.
+    return entry.settings_class(  # type: ignore[call-arg]
+        mode="local", bus="embedded", database_url=f"sqlite+aiosqlite:///{data_dir / (entry.name + '.db')}"
+    )
+
+
+def role_tokens(auth: AuthSettings) -> dict[str, str]:
+    ttl = timedelta(hours=12)
+    return {
+        "school (URN 118000)": mint_token(
+            auth, subject="demo-school", roles=[Role.SCHOOL], urns=["118000"], ttl=ttl
+        ),
+        "officer": mint_token(auth, subject="demo-officer", roles=[Role.OFFICER], ttl=ttl),
+        "early_help": mint_token(auth, subject="demo-early-help", roles=[Role.EARLY_HELP], ttl=ttl),
+        "manager": mint_token(auth, subject="demo-manager", roles=[Role.MANAGER], ttl=ttl),
+        "admin": mint_token(auth, subject="demo-admin", roles=[Role.ADMIN], ttl=ttl),
+    }
+
+
+async def run(
+    data_dir: Path, host: str, first_port: int, stop: asyncio.Event, announce: Callable[[str], None] = print
+) -> None:
+    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+    kernels = []
+    servers = []
+    for index, entry in enumerate(SERVICES):
+        settings = service_settings(entry, data_dir)
+        kernel = entry.bootstrap(settings)
+        await kernel.migrate()
+        kernels.append(kernel)
+        app = entry.create_app(settings)
+        config = uvicorn.Config(app, host=host, port=first_port + index, log_config=None, lifespan="on")
+        servers.append((entry, uvicorn.Server(config), settings))
+    bus = EmbeddedBus(
+        [k.embedded_producer() for k in kernels],
+        [s for k in kernels for s in k.embedded_subscribers()],
+    )
+    tasks = [asyncio.create_task(server.serve(), name=entry.name) for entry, server, _ in servers]
+    tasks.append(asyncio.create_task(bus.run(stop), name="embedded-bus"))
+    while not all(server.started for _, server, _ in servers):
+        if any(t.done() for t in tasks):
+            break
+        await asyncio.sleep(0.05)
+    failed = [t for t in tasks if t.done() and t.exception()]
+    if failed:
+        stop.set()
+    else:
+        lines = [
+            "",
+            "Inclusion and Attendance Service: running locally (embedded mode)",
+            f"  data: {data_dir}",
+        ]
+        for index, (entry, _server, _settings) in enumerate(servers):
+            base = f"http://{host}:{first_port + index}"
+            lines.append(f"  {entry.name:<13} {base}   API docs: {base}/docs   health: {base}/readyz")
+        lines.append("")
+        lines.append("Bearer tokens (local signing key, valid 12 hours):")
+        for role, token in role_tokens(servers[0][2].auth).items():
+            lines.append(f"  {role}: {token}")
+        lines.append("")
+        lines.append("The services' domain APIs arrive with their issues; Ctrl-C stops, and data is kept.")
+        announce("\n".join(lines))
+    await stop.wait()
+    for _entry, server, _ in servers:
+        server.should_exit = True
+    with contextlib.suppress(Exception):
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for kernel in kernels:
+        await kernel.dispose()
+    for task in failed:
+        raise task.exception()  # type: ignore[misc]
