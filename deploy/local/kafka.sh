@@ -35,7 +35,8 @@ KAFKA_HEAP="${KAFKA_HEAP:-512m}"
 
 KAFKA_VERSION="$(sed -n 's:.*<kafka\.version>\([^<]*\)</kafka\.version>.*:\1:p' "$POM" | head -n1)"
 [ -n "$KAFKA_VERSION" ] || { echo "kafka: cannot read <kafka.version> from $POM" >&2; exit 1; }
-CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/inclusion/kafka-$KAFKA_VERSION"
+CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/inclusion"
+CACHE_DIR="$CACHE_ROOT/kafka-$KAFKA_VERSION"
 LIBS_DIR="$CACHE_DIR/libs"
 LIBS_MARKER="$LIBS_DIR/.complete"
 
@@ -62,15 +63,22 @@ apt_install() {
         sudo=(sudo)
     fi
     export DEBIAN_FRONTEND=noninteractive
-    if ! "${sudo[@]}" apt-get install -y --no-install-recommends "$@" >&2; then
-        "${sudo[@]}" apt-get update >&2
-        "${sudo[@]}" apt-get install -y --no-install-recommends "$@" >&2
+    if ! "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "$@" >&2; then
+        "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update >&2
+        "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "$@" >&2
     fi
 }
 
 ensure_tools() {
     local missing=()
-    [ -n "$(java_bin)" ] || missing+=(openjdk-17-jdk-headless)
+    local java version
+    java="$(java_bin)"
+    version=0
+    if [ -n "$java" ]; then
+        version="$("$java" -XshowSettings:properties -version 2>&1 \
+            | sed -n 's/^ *java.specification.version = //p')"
+    fi
+    [ "${version:-0}" -ge 17 ] 2>/dev/null || missing+=(openjdk-17-jre-headless)
     command -v mvn >/dev/null || missing+=(maven)
     if [ "${#missing[@]}" -gt 0 ]; then
         log "installing ${missing[*]}"
@@ -88,7 +96,10 @@ cmd_install() {
     mkdir -p "$CACHE_DIR"
     rm -rf "$tmp"
     log "resolving Kafka $KAFKA_VERSION jars from Maven Central (first time only) ..."
-    if ! mvn -B -q --no-transfer-progress -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+    # Maven's own repository sits beside the jar cache (Maven takes its home from passwd, not
+    # $HOME), so one cache directory holds everything a CI cache needs to keep.
+    if ! mvn -B -q --no-transfer-progress -Dstyle.color=never -Dmaven.repo.local="$CACHE_ROOT/m2" \
+            -f "$POM" dependency:copy-dependencies \
             -DincludeScope=runtime -DoutputDirectory="$tmp" 2>&1 \
             | sed 's/\x1b\[[0-9;]*m//g' >&2; then
         rm -rf "$tmp"

@@ -85,11 +85,11 @@ apt_install() {
     export DEBIAN_FRONTEND=noninteractive
     # Update the package lists once if they are empty; otherwise only if the install fails.
     if ! compgen -G "/var/lib/apt/lists/*_Packages" >/dev/null; then
-        "${sudo[@]}" apt-get update >&2
+        "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update >&2
     fi
-    if ! "${sudo[@]}" apt-get install -y --no-install-recommends "$@" >&2; then
-        "${sudo[@]}" apt-get update >&2
-        "${sudo[@]}" apt-get install -y --no-install-recommends "$@" >&2
+    if ! "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "$@" >&2; then
+        "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update >&2
+        "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "$@" >&2
     fi
 }
 
