@@ -23,7 +23,7 @@ pytest:
 	$(UV) pytest
 
 bench-smoke:
-	$(UV) python bench/bus.py --events 2000
+	$(UV) python bench/bus.py --events 2000 --repeat 1
 
 infra-up:
 	@bash deploy/local/up.sh

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import time
 import uuid
@@ -164,7 +165,7 @@ async def chain(
             group_id=settings.topic_prefix + "bench-consumer",
             client_id="bench",
             topics=[topic],
-            max_poll_records=int(os.environ.get("POLL_RECORDS", "1000")),
+            max_poll_records=1000,
         )
         await consumer.start()
         worker = KafkaConsumerWorker(
@@ -180,7 +181,7 @@ async def chain(
             producer_tables,
             KafkaPublisher(kafka_producer, settings.topic_prefix),
             source="inclusion/bench",
-            batch_size=int(os.environ.get("RELAY_BATCH", "1000")),
+            batch_size=1000,
             poll_interval=0.05,
         )
         stop = asyncio.Event()
@@ -218,52 +219,50 @@ async def chain(
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of each measurement; the median is reported"
+    )
     args = parser.parse_args()
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     admin_url = os.environ.get("INCLUSION_POSTGRES_URL")
     if not bootstrap or not admin_url:
         print(f"bus.py needs real infrastructure: {infra.HOW_TO_START}", file=sys.stderr)
         return 2
-    run = uuid.uuid4().hex[:8]
     events = [make_event(i) for i in range(args.events)]
     envelopes = [Envelope.wrap(e, source="inclusion/bench", event_id=str(uuid.uuid4())) for e in events]
-    raw_settings = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"bench-raw-{run}.")
-    chain_settings = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"bench-chain-{run}.")
-    raw_topic = raw_settings.topic_prefix + BenchMarked.topic()
-    await ensure_topics(raw_settings, [raw_topic])
-    raw_seconds = await raw_kafka(raw_settings, envelopes, raw_topic)
-    raw_rate = args.events / raw_seconds
+    rates: dict[str, list[float]] = {"raw": [], "per-event": [], "batch": [], "commits": []}
+    for _ in range(args.repeat):
+        run = uuid.uuid4().hex[:8]
+        raw_settings = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"bench-raw-{run}.")
+        raw_topic = raw_settings.topic_prefix + BenchMarked.topic()
+        await ensure_topics(raw_settings, [raw_topic])
+        rates["raw"].append(args.events / await raw_kafka(raw_settings, envelopes, raw_topic))
+        for batched in (False, True):
+            prefix = f"bench-chain-{run}-{'b' if batched else 's'}."
+            settings = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
+            topic = prefix + BenchMarked.topic()
+            await ensure_topics(settings, [topic, topic + ".bench-consumer.dlt"])
+            result = await chain(settings, admin_url, events, batched=batched)
+            rates["batch" if batched else "per-event"].append(args.events / result["seconds"])
+            if batched:
+                rates["commits"].append(args.events / result["write_seconds"])
+
+    def fmt(name: str) -> str:
+        values = rates[name]
+        return f"{statistics.median(values):>9,.0f} events/s (runs: {', '.join(f'{v:,.0f}' for v in values)})"
+
+    raw = statistics.median(rates["raw"])
     print(
         f"bus benchmark: {args.events} events of {len(envelopes[0].data)} payload bytes, "
-        f"{CHILDREN} children, "
-        f"3 partitions, PostgreSQL on both sides"
+        f"{CHILDREN} children, 3 partitions, PostgreSQL on both sides, median of {args.repeat}"
     )
+    print(f"  raw aiokafka produce+consume (same records): {fmt('raw')}")
+    print(f"  chain with per-event handlers:              {fmt('per-event')}")
+    print(f"  chain with batch handlers:                  {fmt('batch')}")
+    print(f"  use-case commits (state+outbox, 100 per tx): {fmt('commits')}")
     print(
-        f"  raw aiokafka produce+consume (same records):     {raw_rate:>9,.0f} events/s ({raw_seconds:.2f} s)"
-    )
-    ratios = {}
-    for batched in (False, True):
-        prefix = f"{chain_settings.topic_prefix}{'b' if batched else 's'}."
-        settings = chain_settings.model_copy(update={"topic_prefix": prefix})
-        await ensure_topics(
-            settings, [prefix + BenchMarked.topic(), prefix + BenchMarked.topic() + ".bench-consumer.dlt"]
-        )
-        result = await chain(settings, admin_url, events, batched=batched)
-        rate = args.events / result["seconds"]
-        ratios[batched] = rate / raw_rate
-        label = "batch handler" if batched else "per-event handler"
-        print(
-            f"  outbox->relay->Kafka->consumer+inbox, {label + ':':<19} {rate:>9,.0f} events/s "
-            f"({result['seconds']:.2f} s)  ratio {rate / raw_rate:.2f}"
-        )
-        if batched:
-            print(
-                f"  use-case commits (state + outbox, 100 per transaction): "
-                f"{args.events / result['write_seconds']:,.0f} events/s"
-            )
-    print(
-        f"  ratio chain/raw with batch handlers: {ratios[True]:.2f} (goal >= 0.5); "
-        f"per-event handlers: {ratios[False]:.2f}"
+        f"  ratio chain/raw: batch handlers {statistics.median(rates['batch']) / raw:.2f}, "
+        f"per-event handlers {statistics.median(rates['per-event']) / raw:.2f} (goal >= 0.5)"
     )
     return 0
 

@@ -151,6 +151,9 @@ BEGIN
   END IF;
 END
 \$\$;
+-- Tests drop their databases WITH (FORCE); an autovacuum worker (a superuser backend) may be
+-- connected at that moment, and ending it needs pg_signal_backend. Local clusters only.
+GRANT pg_signal_backend TO $DB_USER;
 SELECT format('CREATE DATABASE %I OWNER %I', d, '$DB_USER')
   FROM unnest(string_to_array('${DATABASES[*]}', ' ')) AS d
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = d)

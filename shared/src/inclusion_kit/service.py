@@ -175,7 +175,12 @@ class ServiceKernel(Generic[U]):
                 await consumer.start()
                 consumers.append(consumer)
                 worker = KafkaConsumerWorker(
-                    dispatcher, consumer, producer, group_id=dispatcher.consumer, topic_prefix=prefix
+                    dispatcher,
+                    consumer,
+                    producer,
+                    group_id=dispatcher.consumer,
+                    topic_prefix=prefix,
+                    max_batch=self.settings.consumer.batch_max_records,
                 )
                 tasks.append(asyncio.create_task(worker.run(stop), name=f"consumer:{dispatcher.consumer}"))
             log.info("worker running", extra={"service": self.settings.service_name, "count": len(tasks)})

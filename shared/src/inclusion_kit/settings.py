@@ -62,7 +62,9 @@ class ConsumerSettings(BaseModel):
     max_attempts: int = 5
     backoff_initial_seconds: float = 0.2
     backoff_max_seconds: float = 10.0
-    batch_max_records: int = 500
+    # Records applied in one transaction when a consumer is behind (all-or-nothing per batch,
+    # falling back to one by one on failure).
+    batch_max_records: int = 2000
 
 
 class ServiceSettings(BaseSettings):

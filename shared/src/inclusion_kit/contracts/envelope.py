@@ -24,6 +24,9 @@ from inclusion_kit.contracts.base import IntegrationEvent
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 REQUIRED_HEADERS = ("ce_id", "ce_type", "ce_source", "ce_specversion")
+_SPEC_HEADER = ("ce_specversion", SPEC_VERSION.encode())
+_JSON_HEADER = ("content-type", CONTENT_TYPE.encode())
+_ATTRIBUTE_HEADERS = frozenset({"content-type", "traceparent", "correlation_id", "causation_id"})
 
 
 class EnvelopeError(ValueError):
@@ -87,23 +90,25 @@ class Envelope:
     # -- Kafka binary mode ----------------------------------------------------------------------
     def kafka_headers(self) -> list[tuple[str, bytes]]:
         headers: list[tuple[str, bytes]] = [
-            ("ce_specversion", SPEC_VERSION.encode()),
+            _SPEC_HEADER,
             ("ce_id", self.id.encode()),
             ("ce_type", self.type.encode()),
             ("ce_source", self.source.encode()),
             ("ce_time", _rfc3339(self.time).encode()),
-            ("content-type", self.content_type.encode()),
+            _JSON_HEADER
+            if self.content_type == CONTENT_TYPE
+            else ("content-type", self.content_type.encode()),
         ]
         if self.subject is not None:
             headers.append(("ce_subject", self.subject.encode()))
-        for name, value in (
-            ("traceparent", self.traceparent),
-            ("correlation_id", self.correlation_id),
-            ("causation_id", self.causation_id),
-        ):
-            if value:
-                headers.append((name, value.encode()))
-        headers.extend(self.extra_headers)
+        if self.traceparent:
+            headers.append(("traceparent", self.traceparent.encode()))
+        if self.correlation_id:
+            headers.append(("correlation_id", self.correlation_id.encode()))
+        if self.causation_id:
+            headers.append(("causation_id", self.causation_id.encode()))
+        if self.extra_headers:
+            headers.extend(self.extra_headers)
         return headers
 
     @classmethod
@@ -115,16 +120,11 @@ class Envelope:
         value: bytes | None,
         headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes],
     ) -> Envelope:
-        items = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+        items = headers.items() if isinstance(headers, Mapping) else headers
         known: dict[str, str] = {}
         extra: list[tuple[str, bytes]] = []
         for name, raw in items:
-            if name.startswith("ce_") or name in (
-                "content-type",
-                "traceparent",
-                "correlation_id",
-                "causation_id",
-            ):
+            if name in _ATTRIBUTE_HEADERS or name.startswith("ce_"):
                 try:
                     known[name] = raw.decode()
                 except UnicodeDecodeError as exc:
@@ -163,4 +163,7 @@ class Envelope:
 def _rfc3339(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    elif moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

@@ -15,6 +15,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import DefaultPartitioner
 
 from inclusion_kit.contracts.envelope import Envelope
 from inclusion_kit.settings import KafkaSettings
@@ -112,24 +113,64 @@ async def check_broker(settings: KafkaSettings, timeout: float = 5.0) -> None:
 
 
 class KafkaPublisher:
-    """Sends envelopes in order; returns per-envelope errors (None = acked by all replicas)."""
+    """Sends envelopes in order; returns per-envelope errors (None = acked by all replicas).
+
+    Records are appended to one batch per partition (aiokafka's ``create_batch``/``send_batch``)
+    rather than sent one by one: a future per batch instead of per record is what lets the relay
+    keep up with the broker. Partitions come from the same murmur2 partitioner ``send()`` uses, so
+    a child's events land where any Kafka client would put that key; batches of one partition are
+    sent in order, and the idempotent producer keeps them in order.
+    """
 
     def __init__(self, producer: AIOKafkaProducer, topic_prefix: str = "") -> None:
         self.producer = producer
         self.topic_prefix = topic_prefix
+        self._partitioner = DefaultPartitioner()
+        self._partitions: dict[str, list[int]] = {}
+
+    async def _partitions_for(self, topic: str) -> list[int]:
+        partitions = self._partitions.get(topic)
+        if partitions is None:
+            partitions = sorted(await self.producer.partitions_for(topic))
+            self._partitions[topic] = partitions
+        return partitions
 
     async def publish_batch(self, envelopes: Sequence[Envelope]) -> list[BaseException | None]:
-        # Queue every record before awaiting any: aiokafka batches per partition and, with
-        # idempotence, keeps one partition's records in order.
-        futures = []
-        for envelope in envelopes:
-            futures.append(
-                await self.producer.send(
-                    self.topic_prefix + envelope.topic,
-                    value=envelope.data,
-                    key=envelope.key.encode(),
-                    headers=envelope.kafka_headers(),
+        # (topic, partition) -> list of (builder, indices of the envelopes in it), in order
+        batches: dict[tuple[str, int], list[tuple[Any, list[int]]]] = {}
+        for index, envelope in enumerate(envelopes):
+            topic = self.topic_prefix + envelope.topic
+            key = envelope.key.encode()
+            partitions = await self._partitions_for(topic)
+            partition = self._partitioner(key, partitions, partitions)
+            chain = batches.setdefault((topic, partition), [])
+            if (
+                not chain
+                or chain[-1][0].append(
+                    timestamp=None, key=key, value=envelope.data, headers=envelope.kafka_headers()
                 )
-            )
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        return [r if isinstance(r, BaseException) else None for r in results]
+                is None
+            ):
+                builder = self.producer.create_batch()
+                if (
+                    builder.append(
+                        timestamp=None, key=key, value=envelope.data, headers=envelope.kafka_headers()
+                    )
+                    is None
+                ):
+                    raise ValueError(f"event {envelope.id} is larger than the producer's batch size")
+                chain.append((builder, [index]))
+            else:
+                chain[-1][1].append(index)
+        results: list[BaseException | None] = [None] * len(envelopes)
+        pending = []
+        for (topic, partition), chain in batches.items():
+            for builder, indices in chain:
+                future = await self.producer.send_batch(builder, topic, partition=partition)
+                pending.append((future, indices))
+        outcomes = await asyncio.gather(*(future for future, _ in pending), return_exceptions=True)
+        for (_future, indices), outcome in zip(pending, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                for index in indices:
+                    results[index] = outcome
+        return results

@@ -27,6 +27,15 @@ from inclusion_kit.messaging.context import (
     traceparent_var,
 )
 
+# PostgreSQL: a batch's inbox rows in one statement over column arrays, returning the new ids.
+_INBOX_UNNEST = text(
+    'INSERT INTO inbox (consumer, event_id, event_type, topic, partition, "offset", processed_at) '
+    "SELECT :consumer, e, t, tp, p, o, :now "
+    "FROM unnest(CAST(:ids AS varchar[]), CAST(:types AS varchar[]), CAST(:topics AS varchar[]), "
+    "CAST(:partitions AS integer[]), CAST(:offsets AS bigint[])) AS u(e, t, tp, p, o) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+
 
 def notify_channel(source: str) -> str:
     """The LISTEN/NOTIFY channel a service's relay listens on (a valid SQL identifier)."""
@@ -176,7 +185,24 @@ class UnitOfWork:
             )
         table = self.tables.inbox
         dialect = self.dialect
-        insert_fn: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        if dialect == "postgresql":
+            # One statement over column arrays: per-row parameter handling would cost more than
+            # the database's work on a large batch.
+            values = list(rows.values())
+            result = await self.session.execute(
+                _INBOX_UNNEST,
+                {
+                    "consumer": consumer,
+                    "now": now,
+                    "ids": [v["event_id"] for v in values],
+                    "types": [v["event_type"] for v in values],
+                    "topics": [v["topic"] for v in values],
+                    "partitions": [v["partition"] for v in values],
+                    "offsets": [v["offset"] for v in values],
+                },
+            )
+            return set(result.scalars().all())
+        insert_fn: Any = sqlite.insert
         # executemany with RETURNING: compiled once and cached (a multi-row VALUES built per
         # batch would be compiled afresh every time), sent in pages by insertmanyvalues.
         result = await self.session.execute(

@@ -93,11 +93,22 @@ async def create_database(admin_url: str, prefix: str = "t") -> str:
 
 
 async def drop_database(admin_url: str, name: str) -> None:
+    import asyncio
+
     import asyncpg
 
     conn = await asyncpg.connect(_libpq(admin_url))
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(20):
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
+                # An autovacuum worker (a superuser backend) may be connected; a role without
+                # pg_signal_backend cannot end it, but it finishes within moments.
+                if attempt == 19:
+                    raise
+                await asyncio.sleep(0.25)
     finally:
         await conn.close()
 
