@@ -181,6 +181,7 @@ class ServiceKernel(Generic[U]):
                     group_id=dispatcher.consumer,
                     topic_prefix=prefix,
                     max_batch=self.settings.consumer.batch_max_records,
+                    metrics=self.metrics,
                 )
                 tasks.append(asyncio.create_task(worker.run(stop), name=f"consumer:{dispatcher.consumer}"))
             log.info("worker running", extra={"service": self.settings.service_name, "count": len(tasks)})

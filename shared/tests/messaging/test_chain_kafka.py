@@ -19,6 +19,7 @@ from inclusion_kit.messaging.consumer import KafkaConsumerWorker, replay_dead_le
 from inclusion_kit.messaging.dispatch import Outcome
 from inclusion_kit.messaging.kafka import KafkaPublisher, ensure_topics, make_consumer, make_producer
 from inclusion_kit.messaging.relay import OutboxRelay
+from inclusion_kit.observability import ServiceMetrics
 from inclusion_kit.settings import KafkaSettings
 from inclusion_kit.testing import infra
 
@@ -49,6 +50,7 @@ class Chain:
     relay: OutboxRelay
     faults: Faults
     consumers: list[AIOKafkaConsumer]
+    metrics: ServiceMetrics
 
     @property
     def topic(self) -> str:
@@ -71,6 +73,7 @@ class Chain:
             group_id=GROUP,
             poll_timeout_ms=200,
             topic_prefix=self.kafka.topic_prefix,
+            metrics=self.metrics,
         )
 
 
@@ -98,7 +101,7 @@ async def chain(postgres_admin_url: str, kafka_settings: KafkaSettings) -> Async
         source="inclusion/test-producer",
         poll_interval=0.05,
     )
-    c = Chain(producer, consumer, kafka_settings, kafka_producer, relay, Faults(), [])
+    c = Chain(producer, consumer, kafka_settings, kafka_producer, relay, Faults(), [], ServiceMetrics("test"))
     try:
         yield c
     finally:
@@ -244,6 +247,9 @@ async def test_poison_message_goes_to_dead_letters_and_consumer_carries_on_then_
     await consume_until(worker, settled)
     assert worker.stats.applied == 1  # "fine" applied after the poison one
     assert worker.stats.dead_lettered == 2
+    rendered = chain.metrics.render().body.decode()
+    assert 'events_dead_lettered_total{consumer="chain-consumer",reason="permanent"} 2.0' in rendered
+    assert 'events_consumed_total{consumer="chain-consumer",outcome="applied"} 1.0' in rendered
     assert await tally(chain.consumer, "child-5") == 1
 
     dlt_reader = make_consumer(

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
@@ -28,6 +28,9 @@ from inclusion_kit.messaging.dispatch import (
     Outcome,
     describe,
 )
+
+if TYPE_CHECKING:
+    from inclusion_kit.observability import ServiceMetrics
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +88,10 @@ class KafkaConsumerWorker:
         poll_timeout_ms: int = 500,
         topic_prefix: str = "",
         max_batch: int = 2000,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.max_batch = max_batch
+        self.metrics = metrics
         self.topic_prefix = topic_prefix
         self.dispatcher = dispatcher
         self.consumer = consumer
@@ -128,6 +133,8 @@ class KafkaConsumerWorker:
             raise DeadLetterPublishError(
                 f"could not dead-letter {record.topic}:{record.partition}:{record.offset} to {topic}"
             ) from exc
+        if self.metrics is not None:
+            self.metrics.dead_lettered.labels(self.group_id, failure.reason).inc()
         log.warning(
             "dead-lettered",
             extra={
@@ -159,6 +166,7 @@ class KafkaConsumerWorker:
                 by_partition.setdefault(tp, []).extend(part)
                 count += len(part)
         records = [record for part in by_partition.values() for record in part]
+        before = (self.stats.applied, self.stats.duplicates, self.stats.skipped, self.stats.dead_lettered)
         done: dict[TopicPartition, int] = {}
         try:
             for chunk in self._chunks(records):
@@ -178,6 +186,16 @@ class KafkaConsumerWorker:
             # if a later record raised.
             if done:
                 await self.consumer.commit(done)
+            if self.metrics is not None:
+                after = (
+                    self.stats.applied,
+                    self.stats.duplicates,
+                    self.stats.skipped,
+                    self.stats.dead_lettered,
+                )
+                for outcome, old, new in zip(Outcome, before, after, strict=True):
+                    if new > old:
+                        self.metrics.consumed.labels(self.group_id, outcome.value).inc(new - old)
         return len(records)
 
     def _chunks(self, records: Sequence[ConsumerRecord[Any, Any]]) -> list[Any]:
