@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -133,6 +134,8 @@ class ServiceKernel(Generic[U]):
             batch_size=r.batch_size,
             poll_interval=r.poll_interval_seconds,
             lock_retry=r.lock_retry_seconds,
+            keep_published=r.keep_published,
+            retention=timedelta(days=r.retention_days),
         )
 
     def embedded_producer(self) -> EmbeddedProducer:

@@ -56,6 +56,10 @@ class RelaySettings(BaseModel):
     batch_size: int = 500
     poll_interval_seconds: float = 0.5
     lock_retry_seconds: float = 2.0
+    # Published rows are deleted (they are in Kafka); set true to keep them stamped with
+    # published_at for retention_days, e.g. while investigating a subscriber's complaint.
+    keep_published: bool = False
+    retention_days: int = 7
 
 
 class ConsumerSettings(BaseModel):

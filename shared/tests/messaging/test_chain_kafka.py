@@ -165,10 +165,10 @@ async def test_rolled_back_use_case_publishes_nothing(chain: Chain) -> None:
 
 async def test_duplicate_delivery_changes_nothing(chain: Chain) -> None:
     await write_note(chain.producer, "child-3", "once")
-    await chain.relay.drain()
-    # Deliver the very same record (same ce_id) twice more, as a broker or relay retry would.
     async with chain.producer.engine.connect() as conn:
         row = (await conn.execute(chain.producer.tables.outbox.select())).one()
+    await chain.relay.drain()
+    # Deliver the very same record (same ce_id) twice more, as a broker or relay retry would.
     from inclusion_kit.messaging.unit_of_work import envelope_from_outbox
 
     envelope = envelope_from_outbox(row)

@@ -221,3 +221,26 @@ async def test_relay_keeps_order_and_resends_from_the_first_failure(tmp_path: Pa
         assert (await relay.lag())[0] == 0
     finally:
         await producer.engine.dispose()
+
+
+@pytest.mark.parametrize("keep", [False, True])
+async def test_marking_deletes_published_rows_or_keeps_them_stamped(tmp_path: Path, keep: bool) -> None:
+    producer = producer_side(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
+    await producer.create()
+    try:
+        for i in range(3):
+            await write_note(producer, "child-1", f"n{i}")
+        relay = OutboxRelay(
+            producer.engine,
+            producer.tables,
+            RecordingPublisher(),
+            source="inclusion/test",
+            keep_published=keep,
+        )
+        assert await relay.drain() == 3
+        outbox = producer.tables.outbox
+        assert await count_rows(producer, outbox, outbox.c.published_at.is_(None)) == 0
+        assert await count_rows(producer, outbox, outbox.c.published_at.is_not(None)) == (3 if keep else 0)
+        assert await relay.lag() == (0, 0.0)
+    finally:
+        await producer.engine.dispose()
