@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any, ClassVar
@@ -598,7 +597,6 @@ def test_compat_cli_on_a_directory(built: Path, capsys: pytest.CaptureFixture[st
     assert f"{MARK}: event type removed" in out
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_compat_cli_on_a_git_ref(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
