@@ -347,3 +347,26 @@ async def test_outcome_of_unknown_event_type_is_skip(chain: Chain) -> None:
     assert worker.stats.dead_lettered == 0
     assert Outcome.SKIPPED.value == "skipped"
     assert REGISTRY.get("inclusion.referrals.future.thing.v9") is None
+
+
+async def test_relay_is_woken_by_notify_not_its_poll(chain: Chain) -> None:
+    # A poll interval far longer than the test: only the commit's NOTIFY can wake the relay in time.
+    relay = OutboxRelay(
+        chain.producer.engine,
+        chain.producer.tables,
+        KafkaPublisher(chain.kafka_producer, chain.kafka.topic_prefix),
+        source="inclusion/test-producer",
+        poll_interval=60,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    await asyncio.sleep(1.0)  # let it take the lock, drain nothing and start listening
+    started = asyncio.get_running_loop().time()
+    await write_note(chain.producer, "child-8", "wake up")
+    async with asyncio.timeout(10):
+        while relay.published_total < 1:
+            await asyncio.sleep(0.02)
+    woken_after = asyncio.get_running_loop().time() - started
+    stop.set()
+    await task
+    assert woken_after < 5  # well inside the 60 s poll

@@ -54,3 +54,19 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say in the log which real infrastructure the integration tests use."""
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    postgres = os.environ.get("INCLUSION_POSTGRES_URL")
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    where = (
+        make_url(postgres).render_as_string(hide_password=True)
+        if postgres
+        else "not set (testcontainers or fail)"
+    )
+    return [f"inclusion: PostgreSQL {where}; Kafka {kafka or 'not set (testcontainers or fail)'}"]
