@@ -47,18 +47,22 @@ class BodyLimitMiddleware:
                     return
         received = 0
         response_started = False
+        too_large = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    too_large = True
                     raise BodyTooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
+            if too_large:
+                return  # FastAPI may answer 400 for a body it could not read: ours is the answer
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)
@@ -66,8 +70,9 @@ class BodyLimitMiddleware:
         try:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
-            if not response_started:
-                await _too_large(send, limit, path)
+            pass
+        if too_large and not response_started:
+            await _too_large(send, limit, path)
 
 
 async def _too_large(send: Send, limit: int, path: str) -> None:

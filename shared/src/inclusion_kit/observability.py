@@ -68,7 +68,7 @@ _PII_PATTERNS = [
     (re.compile(r"\b[A-HJ-NP-RT-Z][0-9]{11}[0-9A-HJ-NP-RT-Z]\b"), "[upn]"),
     (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]"),
     (re.compile(r"\b[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}\b", re.IGNORECASE), "[postcode]"),
-    (re.compile(r"(?<!\d)(?:\+44\s?|0)(?:\d\s?){9,10}(?!\d)"), "[phone]"),
+    (re.compile(r"(?<![\w+])(?:(?:\+44|0044)\s?(?:\(0\)\s?)?|\(?0)\d(?:[\s)]{0,2}\d){8,9}(?!\w)"), "[phone]"),
 ]
 
 
@@ -96,7 +96,11 @@ class JsonFormatter(logging.Formatter):
             entry["correlation_id"] = correlation_id
         for key, value in record.__dict__.items():
             if key in SAFE_FIELDS and key not in entry:
-                entry[key] = scrub(value) if isinstance(value, str) else value
+                entry[key] = (
+                    value
+                    if value is None or isinstance(value, int | float)
+                    else scrub(value if isinstance(value, str) else str(value))
+                )
         if record.exc_info and record.exc_info[0] is not None:
             # The exception type and where it happened; not its message, which may echo input.
             exc_type = record.exc_info[0]
@@ -202,6 +206,7 @@ class RequestContextMiddleware:
         headers = {k.decode().lower(): v.decode(errors="replace") for k, v in scope.get("headers", [])}
         incoming = headers.get("x-correlation-id") or headers.get("x-request-id") or ""
         correlation_id = incoming if _SAFE_ID.match(incoming) else new_id()
+        scope.setdefault("state", {})["correlation_id"] = correlation_id  # for the 500 handler
         token = correlation_id_var.set(correlation_id)
         traceparent = headers.get("traceparent", "")
         tp_token = traceparent_var.set(traceparent if _TRACEPARENT.match(traceparent) else None)

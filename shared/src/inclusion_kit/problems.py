@@ -149,8 +149,8 @@ def problem_response(
 def _pointer(loc: Sequence[int | str]) -> str:
     parts = list(loc)
     if parts and parts[0] == "body":
-        parts = parts[1:]
-        return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+        # RFC 6901: "" is the whole document, "/a/b" a member.
+        return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts[1:])
     return "/".join(str(p) for p in parts)  # e.g. query/updated_after, header/idempotency-key
 
 
@@ -214,12 +214,19 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
-        return problem_response(
-            500,
-            detail="Something went wrong on our side; quote the correlation id.",
-            instance=request.url.path,
-        )
+        # Starlette runs this outside the middleware's context: restore the request's id.
+        correlation_id = correlation_id_var.get() or getattr(request.state, "correlation_id", None)
+        token = correlation_id_var.set(correlation_id)
+        try:
+            log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+            return problem_response(
+                500,
+                detail="Something went wrong on our side; quote the correlation id.",
+                instance=request.url.path,
+                headers={"X-Correlation-ID": correlation_id} if correlation_id else None,
+            )
+        finally:
+            correlation_id_var.reset(token)
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {

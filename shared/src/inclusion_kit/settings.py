@@ -72,7 +72,8 @@ class ConsumerSettings(BaseModel):
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
+    # hide_input_in_errors: a refused start must not print the secret or password it refused.
+    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore", hide_input_in_errors=True)
 
     service_name: str = "service"
     mode: Mode = "local"
@@ -102,7 +103,7 @@ class ServiceSettings(BaseSettings):
                 problems.append("auth: set AUTH__JWKS_URL (or a non-default AUTH__JWT_SECRET)")
             elif len(secret) < 32:
                 problems.append("auth: AUTH__JWT_SECRET must be at least 32 characters")
-        elif secret == LOCAL_JWT_SECRET:
+        elif secret == LOCAL_JWT_SECRET and "jwt_secret" in self.auth.model_fields_set:
             problems.append("auth: the local development secret must not be set in production")
         if self.database_url.startswith("sqlite"):
             problems.append("database_url: production runs on PostgreSQL, not SQLite")

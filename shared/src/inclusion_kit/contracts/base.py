@@ -22,7 +22,7 @@ from inclusion_kit.contracts.topics import TOPICS_BY_CONTEXT
 
 TYPE_PATTERN = re.compile(
     r"^inclusion\.(?P<context>[a-z][a-z0-9-]*)\.(?P<subject>[a-z][a-z0-9-]*)"
-    r"\.(?P<action>[a-z][a-z0-9-]*)\.v(?P<major>[1-9][0-9]*)$"
+    r"\.(?P<action>[a-z][a-z0-9-]*)\.v(?P<major>[1-9][0-9]*)\Z"
 )
 
 

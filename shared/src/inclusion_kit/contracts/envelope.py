@@ -143,6 +143,8 @@ class Envelope:
             time = datetime.fromisoformat(time_text) if time_text else datetime.now(UTC)
         except ValueError as exc:
             raise EnvelopeError(f"event {known['ce_id']}: bad ce_time {time_text!r}") from exc
+        # Keep UTC whatever offset a foreign producer used; a time without one is taken as UTC.
+        time = time.replace(tzinfo=UTC) if time.tzinfo is None else time.astimezone(UTC)
         return cls(
             id=known["ce_id"],
             type=known["ce_type"],

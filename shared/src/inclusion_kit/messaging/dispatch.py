@@ -123,7 +123,14 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
         return f"ValidationError: invalid field(s) {', '.join(fields)}"
-    return f"{type(exc).__name__}: {str(exc)[:500]}"
+    if isinstance(exc, PermanentError | TransientError | SkipMessage | EnvelopeError):
+        # Our own messages: written to explain, not to carry input.
+        return f"{type(exc).__name__}: {str(exc)[:500]}"
+    if isinstance(exc, DBAPIError):
+        # SQLAlchemy's text includes the statement's parameters: potentially a child's details.
+        return f"{type(exc).__name__} ({type(exc.orig).__name__})"
+    # A foreign exception's text may echo input (names, addresses): the class tells enough.
+    return type(exc).__name__
 
 
 class Dispatcher(Generic[U]):
