@@ -146,15 +146,39 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=MEDIA_TYPE)
 
 
-def _pointer(loc: Sequence[int | str]) -> str:
+def _pointer(loc: Sequence[int | str], body: Any = None) -> str:
     parts = list(loc)
     if parts and parts[0] == "body":
-        # RFC 6901: "" is the whole document, "/a/b" a member.
-        return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts[1:])
+        # RFC 6901: "" is the whole document, "/a/b" a member. Discriminated unions put the tag
+        # into the location (body -> "child_missing_education" -> child): drop path elements that
+        # are not in the submitted document, so the pointer points into what the client sent.
+        path: list[int | str] = []
+        node = body
+        rest = parts[1:]
+        for index, part in enumerate(rest):
+            last = index == len(rest) - 1
+            if (
+                isinstance(node, dict)
+                and part not in node
+                and not last
+                and (rest[index + 1] in node or part in {v for v in node.values() if isinstance(v, str)})
+            ):
+                continue  # a union tag (it is the value of the discriminator, e.g. "kind")
+            path.append(part)
+            node = (
+                node.get(part)
+                if isinstance(node, dict)
+                else (
+                    node[part]
+                    if isinstance(node, list) and isinstance(part, int) and part < len(node)
+                    else None
+                )
+            )
+        return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
     return "/".join(str(p) for p in parts)  # e.g. query/updated_after, header/idempotency-key
 
 
-def field_problems(errors: Sequence[Any]) -> list[FieldProblem]:
+def field_problems(errors: Sequence[Any], body: Any = None) -> list[FieldProblem]:
     problems = []
     for error in errors:
         loc = [p for p in error.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-"))]
@@ -162,7 +186,7 @@ def field_problems(errors: Sequence[Any]) -> list[FieldProblem]:
         # pydantic prefixes custom errors with "Value error, "; drop it for readers.
         message = message.removeprefix("Value error, ")
         problems.append(
-            FieldProblem(pointer=_pointer(loc), code=str(error.get("type", "invalid")), detail=message)
+            FieldProblem(pointer=_pointer(loc, body), code=str(error.get("type", "invalid")), detail=message)
         )
     return problems
 
@@ -193,7 +217,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             422,
             detail="The request has invalid or missing fields.",
             instance=request.url.path,
-            errors=field_problems(exc.errors()),
+            errors=field_problems(exc.errors(), getattr(exc, "body", None)),
         )
 
     @app.exception_handler(ValidationError)

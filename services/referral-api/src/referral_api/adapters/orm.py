@@ -2,8 +2,60 @@
 
 from __future__ import annotations
 
+from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Index, Integer, String, Table, Text
+
 from inclusion_kit.db.metadata import KitTables, make_metadata
 
 metadata = make_metadata()
 # Outbox, inbox, dead letters and audit log: the plumbing every service owns.
 tables = KitTables(metadata)
+
+# The reference list of schools (GIAS-style import): phase and district flow into events.
+schools = Table(
+    "schools",
+    metadata,
+    Column("urn", String(6), primary_key=True),
+    Column("laestab", String(7), nullable=True, unique=True),
+    Column("la_code", String(3), nullable=True),
+    Column("name", String(200), nullable=False),
+    Column("phase", String(20), nullable=False),
+    Column("district", String(100), nullable=True),
+    Column("is_open", Boolean, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# The platform's reference for a child: one per UPN where the UPN is known.
+children = Table(
+    "children",
+    metadata,
+    Column("child_ref", String(64), primary_key=True),
+    Column("upn", String(13), nullable=True, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("child_ref", String(64), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("school_urn", String(6), nullable=True),
+    Column("referrer", JSON, nullable=False),
+    Column("child", JSON, nullable=False),  # personal data: read only through audited endpoints
+    Column("summary", Text, nullable=True),
+    Column("details", JSON, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("response_due", Date, nullable=False),
+    Column("submitted_by", String(200), nullable=False),
+    Column("decision_reason", Text, nullable=True),
+    Column("redirected_to", String(200), nullable=True),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("decided_by", String(200), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+)
+Index("ix_referrals_updated_at_id", referrals.c.updated_at, referrals.c.id)
+Index("ix_referrals_school_urn_updated_at", referrals.c.school_urn, referrals.c.updated_at)
+Index("ix_referrals_status_response_due", referrals.c.status, referrals.c.response_due)
+Index("ix_referrals_child_ref", referrals.c.child_ref)

@@ -7,8 +7,9 @@ docstring saying what the fact means, and an ``example``), list it in ``REGISTRY
 
 from __future__ import annotations
 
+from inclusion_kit.contracts.events.referrals import ReferralClosed, ReferralReceived, ReferralTriaged
 from inclusion_kit.contracts.registry import EventRegistry
 
-REGISTRY = EventRegistry([])
+REGISTRY = EventRegistry([ReferralReceived, ReferralTriaged, ReferralClosed])
 
 __all__ = ["REGISTRY"]

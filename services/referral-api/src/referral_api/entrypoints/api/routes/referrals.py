@@ -1,0 +1,207 @@
+"""Referrals: schools and agencies submit; officers triage; schools see their own."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Response, status
+
+from inclusion_kit.audit import record_access
+from inclusion_kit.auth import CurrentPrincipal, Principal, Role, require_roles
+from inclusion_kit.calendar import london_date
+from inclusion_kit.problems import PROBLEM_RESPONSES, Conflict, NotFound, ProblemError
+from referral_api.domain import commands
+from referral_api.domain.errors import IllegalTransition, UnknownSchool
+from referral_api.domain.model import Child, Decision, Referral, ReferralKind, Referrer
+from referral_api.entrypoints.api.dependencies import Runtime, runtime
+from referral_api.entrypoints.api.schemas import ReferralIn, ReferralOut, TriageIn
+from referral_api.service_layer import handlers
+
+router = APIRouter(prefix="/referrals", tags=["referrals"], responses=PROBLEM_RESPONSES)
+
+SUBMITTERS = require_roles(Role.SCHOOL, Role.OFFICER, Role.EARLY_HELP, Role.ADMIN)
+TRIAGERS = require_roles(Role.OFFICER, Role.ADMIN)
+
+_DETAIL_FIELD = {
+    "attendance_concern": "attendance_concern",
+    "child_missing_education": "missing_education",
+    "elective_home_education": "home_education",
+}
+
+
+def _command(body: Any, principal: Principal) -> commands.SubmitReferral:
+    if body.referrer.school_urn is not None and not principal.can_act_for_urn(body.referrer.school_urn):
+        # A school acts only for its own URNs; say so without revealing anything about the other.
+        raise ProblemError(
+            403, "You may refer only for the schools you act for.", slug="not-acting-for-school"
+        )
+    if principal.is_school_only and body.referrer.school_urn is None:
+        raise ProblemError(
+            403, "A school refers as itself: give referrer.school_urn.", slug="not-acting-for-school"
+        )
+    detail_field = _DETAIL_FIELD.get(body.kind)
+    details = getattr(body, detail_field).model_dump(mode="json") if detail_field else {}
+    child = body.child
+    return commands.SubmitReferral(
+        kind=ReferralKind(body.kind),
+        child=Child(
+            forename=child.forename,
+            surname=child.surname,
+            date_of_birth=child.date_of_birth,
+            upn=child.upn,
+            sex=child.sex,
+            address=child.address.model_dump() if child.address else None,
+        ),
+        referrer=Referrer(
+            kind="school" if body.referrer.school_urn else "agency",
+            school_urn=body.referrer.school_urn,
+            agency_type=body.referrer.agency_type.value if body.referrer.agency_type else None,
+            agency_name=body.referrer.agency_name,
+        ),
+        school_urn=body.school_urn or body.referrer.school_urn,
+        summary=body.summary,
+        details=details,
+        submitted_by=principal.subject,
+    )
+
+
+def to_out(referral: Referral, today: date) -> ReferralOut:
+    return ReferralOut.model_validate(
+        {
+            "id": referral.id,
+            "child_ref": referral.child_ref,
+            "kind": referral.kind.value,
+            "status": referral.status.value,
+            "child": {
+                "upn": referral.child.upn,
+                "forename": referral.child.forename,
+                "surname": referral.child.surname,
+                "date_of_birth": referral.child.date_of_birth,
+                "sex": referral.child.sex,
+                "address": referral.child.address,
+            },
+            "referrer": {
+                "school_urn": referral.referrer.school_urn,
+                "agency_type": referral.referrer.agency_type,
+                "agency_name": referral.referrer.agency_name,
+            },
+            "school_urn": referral.school_urn,
+            "summary": referral.summary,
+            "details": referral.details,
+            "received_at": referral.received_at,
+            "response_due": referral.response_due,
+            "overdue": referral.decided_at is None and today > referral.response_due,
+            "decision_reason": referral.decision_reason,
+            "redirected_to": referral.redirected_to,
+            "decided_at": referral.decided_at,
+            "updated_at": referral.updated_at,
+        }
+    )
+
+
+def _visible(referral: Referral, principal: Principal) -> bool:
+    urns = {referral.school_urn, referral.referrer.school_urn} - {None}
+    return any(principal.can_act_for_urn(urn) for urn in urns) if principal.is_school_only else True
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReferralOut,
+    summary="Submit a referral (school, MIS or agency)",
+)
+async def submit(
+    body: Annotated[ReferralIn, Body()],
+    principal: Annotated[Principal, Depends(SUBMITTERS)],
+    rt: Annotated[Runtime, Depends(runtime)],
+    response: Response,
+) -> ReferralOut:
+    command = _command(body, principal)
+    async with rt.kernel.uow() as uow:
+        try:
+            referral = await handlers.submit_referral(
+                command,
+                uow,
+                rt.context,
+                audit=lambda r: record_access(
+                    uow.session,
+                    uow.tables,
+                    principal,
+                    action="create",
+                    resource_type="referral",
+                    resource_id=r.id,
+                    child_ref=r.child_ref,
+                    purpose="referral-submitted",
+                ),
+            )
+        except UnknownSchool as exc:
+            raise ProblemError(422, str(exc), slug="unknown-school") from exc
+    response.headers["Location"] = f"/referrals/{referral.id}"
+    return to_out(referral, london_date(rt.context.clock.now()))
+
+
+@router.get("/{referral_id}", response_model=ReferralOut, summary="Read one referral and its status")
+async def read(
+    referral_id: str,
+    principal: CurrentPrincipal,
+    rt: Annotated[Runtime, Depends(runtime)],
+) -> ReferralOut:
+    async with rt.kernel.uow() as uow:
+        referral = await uow.referrals.get(referral_id)
+        if referral is None or not _visible(referral, principal):
+            raise NotFound("referral")
+        await record_access(
+            uow.session,
+            uow.tables,
+            principal,
+            action="read",
+            resource_type="referral",
+            resource_id=referral.id,
+            child_ref=referral.child_ref,
+            purpose="referral-status",
+        )
+        await uow.commit()
+    return to_out(referral, london_date(rt.context.clock.now()))
+
+
+@router.post(
+    "/{referral_id}/triage",
+    response_model=ReferralOut,
+    summary="Triage: accept, redirect to a named service, or close with a reason",
+)
+async def triage(
+    referral_id: str,
+    body: TriageIn,
+    principal: Annotated[Principal, Depends(TRIAGERS)],
+    rt: Annotated[Runtime, Depends(runtime)],
+) -> ReferralOut:
+    command = commands.TriageReferral(
+        referral_id=referral_id,
+        decision=Decision(body.decision),
+        decided_by=principal.subject,
+        reason=body.reason,
+        redirected_to=body.redirected_to,
+    )
+    async with rt.kernel.uow() as uow:
+        try:
+            referral = await handlers.triage_referral(
+                command,
+                uow,
+                rt.context,
+                audit=lambda r: record_access(
+                    uow.session,
+                    uow.tables,
+                    principal,
+                    action="update",
+                    resource_type="referral",
+                    resource_id=r.id,
+                    child_ref=r.child_ref,
+                    purpose="referral-triage",
+                ),
+            )
+        except IllegalTransition as exc:
+            raise Conflict(str(exc), slug="illegal-transition") from exc
+    if referral is None:
+        raise NotFound("referral")
+    return to_out(referral, london_date(rt.context.clock.now()))
