@@ -45,7 +45,9 @@ from inclusion_kit.messaging.kafka import (
 from inclusion_kit.messaging.relay import OutboxRelay
 from inclusion_kit.messaging.unit_of_work import UnitOfWork
 from inclusion_kit.observability import RequestContextMiddleware, ServiceMetrics
+from inclusion_kit.pagination import install_pagination
 from inclusion_kit.problems import install_problem_handlers
+from inclusion_kit.ratelimit import RateLimitMiddleware
 from inclusion_kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -306,6 +308,7 @@ def create_service_app(
     app.state.kernel = kernel
     app.state.settings = settings
     install_token_verifier(app, settings.auth)  # raises on unsafe auth settings
+    install_pagination(app, settings)  # cursors signed with HTTP__CURSOR_SECRET
     install_problem_handlers(app)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -313,6 +316,9 @@ def create_service_app(
         bulk_limit=settings.http.max_bulk_body_bytes,
         bulk_prefixes=bulk_prefixes,
     )
+    # Outermost last: correlation id and metrics first, then the rate limit (a 429 is counted and
+    # carries the id, and is refused before the body is read), then the body limit.
+    app.add_middleware(RateLimitMiddleware, per_minute=settings.http.rate_limit_per_minute)
     app.add_middleware(RequestContextMiddleware, metrics=kernel.metrics)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process is up")

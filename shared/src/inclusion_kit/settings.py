@@ -50,6 +50,9 @@ class HttpSettings(BaseModel):
     max_bulk_body_bytes: int = 64 * 1_048_576
     rate_limit_per_minute: int = 600
     cors_origins: list[str] = Field(default_factory=list)
+    # Signs list cursors (inclusion_kit.pagination) so clients cannot forge them. Required outside
+    # local and test modes (at least 32 characters); locally one is derived from the JWT secret.
+    cursor_secret: SecretStr | None = None
 
 
 class RelaySettings(BaseModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -40,7 +41,8 @@ def make_metadata() -> MetaData:
 
 
 class KitTables:
-    """The outbox, inbox, dead-letter and audit tables, defined on a service's metadata."""
+    """The outbox, inbox, dead-letter, audit and idempotency-key tables, defined on a service's
+    metadata."""
 
     def __init__(self, metadata: MetaData) -> None:
         self.metadata = metadata
@@ -115,3 +117,20 @@ class KitTables:
             Column("outcome", String(20), nullable=False),
         )
         Index("ix_audit_log_child_ref_at", self.audit_log.c.child_ref, self.audit_log.c.at)
+        # Idempotency-Key answers of the service's REST writes (inclusion_kit.idempotency). A row is
+        # inserted in the request's own transaction and completed with the response in it.
+        self.idempotency_keys = Table(
+            "idempotency_keys",
+            metadata,
+            Column("principal", String(255), primary_key=True),  # keys are scoped per caller
+            Column("key", String(200), primary_key=True),
+            Column("method", String(10), nullable=False),
+            Column("path", String(2000), nullable=False),
+            Column("request_hash", String(64), nullable=False),  # sha256 hex of the canonical body
+            Column("status_code", Integer, nullable=True),
+            Column("response_body", LargeBinary, nullable=True),
+            Column("response_headers", JSON, nullable=True),  # Location and Content-Type only
+            Column("created_at", DateTime(timezone=True), nullable=False),
+            Column("completed", Boolean, nullable=False, server_default=text("false")),
+        )
+        Index("ix_idempotency_keys_created_at", self.idempotency_keys.c.created_at)
