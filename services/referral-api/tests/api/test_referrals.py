@@ -268,3 +268,91 @@ async def test_overdue_when_past_the_due_date_without_a_decision(api: Api) -> No
     api.clock.advance(timedelta(days=15))
     seen = (await api.client.get(f"/referrals/{created['id']}", headers=api.token(OFFICER))).json()
     assert seen["overdue"] is True
+
+
+async def test_list_walks_pages_with_opaque_cursors_and_scopes_schools(api: Api) -> None:
+    from datetime import timedelta
+
+    officer = api.token(OFFICER)
+    for _ in range(5):
+        await api.client.post("/referrals", json=cme(), headers=api.token(SCHOOL, urns=("118000",)))
+        api.clock.advance(timedelta(minutes=1))
+    for _ in range(2):
+        await api.client.post(
+            "/referrals",
+            json=cme(referrer={"school_urn": "118001"}),
+            headers=api.token(SCHOOL, urns=("118001",)),
+        )
+    seen: list[str] = []
+    url: str | None = "/referrals?limit=3"
+    while url:
+        page = await api.client.get(url, headers=officer)
+        assert page.status_code == 200, page.text
+        seen.extend(item["id"] for item in page.json()["items"])
+        url = page.json()["next"]
+    assert len(seen) == len(set(seen)) == 7
+
+    school_a = (
+        await api.client.get("/referrals?limit=100", headers=api.token(SCHOOL, urns=("118000",)))
+    ).json()
+    assert len(school_a["items"]) == 5 and {i["school_urn"] for i in school_a["items"]} == {"118000"}
+    # A school cannot widen its view by asking for another school's URN.
+    other = await api.client.get("/referrals?school_urn=118001", headers=api.token(SCHOOL, urns=("118000",)))
+    assert other.status_code == 200 and other.json()["items"] == []
+
+    first = (await api.client.get("/referrals?limit=2", headers=officer)).json()
+    tampered = first["next"].replace("cursor=", "cursor=x")
+    assert (await api.client.get(tampered, headers=officer)).status_code == 400
+
+
+async def test_updated_after_returns_only_later_changes(api: Api) -> None:
+    from datetime import timedelta
+
+    first = (await api.client.post("/referrals", json=cme(), headers=api.token(OFFICER))).json()
+    api.clock.advance(timedelta(hours=1))
+    second = (await api.client.post("/referrals", json=cme(), headers=api.token(OFFICER))).json()
+    listed = await api.client.get(
+        "/referrals", params={"updated_after": first["updated_at"]}, headers=api.token(OFFICER)
+    )
+    assert [i["id"] for i in listed.json()["items"]] == [second["id"]]
+
+
+async def test_overdue_list_is_for_officers_and_holds_undecided_past_due(api: Api) -> None:
+    from datetime import timedelta
+
+    late = (await api.client.post("/referrals", json=cme(), headers=api.token(OFFICER))).json()
+    answered = (await api.client.post("/referrals", json=cme(), headers=api.token(OFFICER))).json()
+    await api.client.post(
+        f"/referrals/{answered['id']}/triage", json={"decision": "accepted"}, headers=api.token(OFFICER)
+    )
+    api.clock.advance(timedelta(days=20))
+    overdue = await api.client.get("/referrals/overdue", headers=api.token(OFFICER))
+    assert [i["id"] for i in overdue.json()["items"]] == [late["id"]]
+    assert (
+        await api.client.get("/referrals/overdue", headers=api.token(SCHOOL, urns=("118000",)))
+    ).status_code == 403
+
+
+async def test_list_reads_are_audited(api: Api) -> None:
+    created = (
+        await api.client.post("/referrals", json=cme(), headers=api.token(OFFICER, subject="o1"))
+    ).json()
+    await api.client.get("/referrals", headers=api.token(OFFICER, subject="o2"))
+    from inclusion_kit.audit import audit_trail
+
+    async with api.kernel.engine.connect() as conn:  # type: ignore[attr-defined]
+        trail = await audit_trail(conn, tables, child_ref=created["child_ref"])
+    assert ("o2", "list") in [(e.actor, e.action) for e in trail]
+
+
+async def test_idempotency_key_replays_the_first_answer_and_refuses_a_different_body(api: Api) -> None:
+    headers = {**api.token(SCHOOL, urns=("118000",)), "Idempotency-Key": "mis-batch-42-item-7"}
+    first = await api.client.post("/referrals", json=cme(), headers=headers)
+    again = await api.client.post("/referrals", json=cme(), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["location"] == first.headers["location"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await count(api, referrals) == 1 and await count(api, tables.outbox) == 1
+    different = await api.client.post("/referrals", json=cme(summary="something else"), headers=headers)
+    assert different.status_code == 422 and different.json()["type"].endswith("/idempotency-key-reused")
+    assert await count(api, referrals) == 1

@@ -63,7 +63,7 @@ class ReferralRepository:
         )
         if row is None:
             return None
-        referral = _to_domain(row)
+        referral = to_domain(row)
         self.seen[referral.id] = referral
         return referral
 
@@ -121,7 +121,7 @@ def _to_row(r: Referral) -> dict[str, Any]:
     }
 
 
-def _to_domain(row: Any) -> Referral:
+def to_domain(row: Any) -> Referral:
     child = row["child"]
     referrer = row["referrer"]
     received = _utc(row["received_at"])

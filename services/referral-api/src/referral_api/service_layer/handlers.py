@@ -28,12 +28,13 @@ class Context:
     response_school_days: int = DEFAULT_RESPONSE_SCHOOL_DAYS
 
 
-# Called inside the unit of work before it commits, so the access audit row commits with the change.
-Audit = Callable[[Referral], Awaitable[Any]] | None
+# What the entrypoint adds to the same transaction before it commits (the access audit row, the
+# stored answer to an Idempotency-Key): all of it commits with the change, or none of it.
+BeforeCommit = Callable[[Referral], Awaitable[Any]] | None
 
 
 async def submit_referral(
-    cmd: commands.SubmitReferral, uow: UnitOfWork, ctx: Context, audit: Audit = None
+    cmd: commands.SubmitReferral, uow: UnitOfWork, ctx: Context, before_commit: BeforeCommit = None
 ) -> Referral:
     for urn in {cmd.school_urn, cmd.referrer.school_urn} - {None}:
         assert urn is not None
@@ -56,14 +57,14 @@ async def submit_referral(
         submitted_by=cmd.submitted_by,
     )
     uow.referrals.add(referral)
-    if audit is not None:
-        await audit(referral)
+    if before_commit is not None:
+        await before_commit(referral)
     await uow.commit()
     return referral
 
 
 async def triage_referral(
-    cmd: commands.TriageReferral, uow: UnitOfWork, ctx: Context, audit: Audit = None
+    cmd: commands.TriageReferral, uow: UnitOfWork, ctx: Context, before_commit: BeforeCommit = None
 ) -> Referral | None:
     referral = await uow.referrals.get(cmd.referral_id)
     if referral is None:
@@ -75,7 +76,7 @@ async def triage_referral(
         reason=cmd.reason,
         redirected_to=cmd.redirected_to,
     )
-    if audit is not None:
-        await audit(referral)
+    if before_commit is not None:
+        await before_commit(referral)
     await uow.commit()
     return referral

@@ -5,15 +5,20 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from inclusion_kit.audit import record_access
 from inclusion_kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from inclusion_kit.calendar import london_date
+from inclusion_kit.idempotency import IDEMPOTENCY_RESPONSES, idempotency_openapi, idempotent
+from inclusion_kit.pagination import Page, PageParams, PageRequest
 from inclusion_kit.problems import PROBLEM_RESPONSES, Conflict, NotFound, ProblemError
+from referral_api import views
+from referral_api.adapters import orm
+from referral_api.adapters.repository import to_domain
 from referral_api.domain import commands
 from referral_api.domain.errors import IllegalTransition, UnknownSchool
-from referral_api.domain.model import Child, Decision, Referral, ReferralKind, Referrer
+from referral_api.domain.model import Child, Decision, Referral, ReferralKind, ReferralStatus, Referrer
 from referral_api.entrypoints.api.dependencies import Runtime, runtime
 from referral_api.entrypoints.api.schemas import ReferralIn, ReferralOut, TriageIn
 from referral_api.service_layer import handlers
@@ -110,35 +115,124 @@ def _visible(referral: Referral, principal: Principal) -> bool:
     status_code=status.HTTP_201_CREATED,
     response_model=ReferralOut,
     summary="Submit a referral (school, MIS or agency)",
+    responses=IDEMPOTENCY_RESPONSES,
+    openapi_extra=idempotency_openapi(required=False),
 )
 async def submit(
     body: Annotated[ReferralIn, Body()],
+    request: Request,
     principal: Annotated[Principal, Depends(SUBMITTERS)],
     rt: Annotated[Runtime, Depends(runtime)],
-    response: Response,
-) -> ReferralOut:
+) -> Response:
     command = _command(body, principal)
-    async with rt.kernel.uow() as uow:
-        try:
-            referral = await handlers.submit_referral(
-                command,
-                uow,
-                rt.context,
-                audit=lambda r: record_access(
-                    uow.session,
-                    uow.tables,
-                    principal,
-                    action="create",
-                    resource_type="referral",
-                    resource_id=r.id,
-                    child_ref=r.child_ref,
-                    purpose="referral-submitted",
-                ),
+    today = london_date(rt.context.clock.now())
+    async with rt.kernel.uow() as uow, idempotent(request, uow, principal, required=False) as guard:
+        if guard.replay is not None:
+            return guard.replay  # a retry: the first answer; nothing runs again
+        answer: list[Response] = []
+
+        async def before_commit(referral: Referral) -> None:
+            await record_access(
+                uow.session,
+                uow.tables,
+                principal,
+                action="create",
+                resource_type="referral",
+                resource_id=referral.id,
+                child_ref=referral.child_ref,
+                purpose="referral-submitted",
             )
+            answer.append(
+                await guard.respond(
+                    201, to_out(referral, today), headers={"Location": f"/referrals/{referral.id}"}
+                )
+            )
+
+        try:
+            await handlers.submit_referral(command, uow, rt.context, before_commit=before_commit)
         except UnknownSchool as exc:
             raise ProblemError(422, str(exc), slug="unknown-school") from exc
-    response.headers["Location"] = f"/referrals/{referral.id}"
-    return to_out(referral, london_date(rt.context.clock.now()))
+    return answer[0]
+
+
+@router.get("", response_model=Page[ReferralOut], summary="List referrals (opaque cursor, updated_after)")
+async def list_referrals(
+    paging: PageParams,
+    principal: CurrentPrincipal,
+    rt: Annotated[Runtime, Depends(runtime)],
+    status_filter: Annotated[ReferralStatus | None, Query(alias="status")] = None,
+    kind: ReferralKind | None = None,
+    school_urn: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
+) -> Page[ReferralOut]:
+    return await _list(paging, principal, rt, status=status_filter, kind=kind, school_urn=school_urn)
+
+
+@router.get(
+    "/overdue",
+    response_model=Page[ReferralOut],
+    summary="Referrals still undecided after their response-due date (officers)",
+)
+async def list_overdue(
+    paging: PageParams,
+    principal: Annotated[Principal, Depends(TRIAGERS)],
+    rt: Annotated[Runtime, Depends(runtime)],
+) -> Page[ReferralOut]:
+    return await _list(paging, principal, rt, overdue=True)
+
+
+async def _list(
+    paging: PageRequest,
+    principal: Principal,
+    rt: Runtime,
+    *,
+    status: ReferralStatus | None = None,
+    kind: ReferralKind | None = None,
+    school_urn: str | None = None,
+    overdue: bool = False,
+) -> Page[ReferralOut]:
+    today = london_date(rt.context.clock.now())
+    visible = sorted(principal.urns) if principal.is_school_only else None
+    stmt = views.referral_list_query(
+        status=status.value if status else None,
+        kind=kind.value if kind else None,
+        school_urn=school_urn,
+        visible_urns=visible,
+        overdue_on=today if overdue else None,
+    )
+    t = orm.referrals
+    # Everything that narrows the rows binds the cursor, the caller's scope included.
+    stmt = paging.apply(
+        stmt,
+        t.c.updated_at,
+        t.c.id,
+        filters={
+            "status": status.value if status else None,
+            "kind": kind.value if kind else None,
+            "school_urn": school_urn,
+            "visible": visible,
+            "overdue": today.isoformat() if overdue else None,
+        },
+    )
+    async with rt.kernel.uow() as uow:
+        rows = (await uow.session.execute(stmt)).mappings().all()
+        page = paging.page(
+            rows,
+            lambda row: to_out(to_domain(row), today),
+            position_of=lambda row: (row["updated_at"], row["id"]),
+        )
+        for item in page.items:  # every read of a child's record is audited
+            await record_access(
+                uow.session,
+                uow.tables,
+                principal,
+                action="list",
+                resource_type="referral",
+                resource_id=item.id,
+                child_ref=item.child_ref,
+                purpose="referral-list",
+            )
+        await uow.commit()
+    return page
 
 
 @router.get("/{referral_id}", response_model=ReferralOut, summary="Read one referral and its status")
@@ -169,13 +263,16 @@ async def read(
     "/{referral_id}/triage",
     response_model=ReferralOut,
     summary="Triage: accept, redirect to a named service, or close with a reason",
+    responses=IDEMPOTENCY_RESPONSES,
+    openapi_extra=idempotency_openapi(required=False),
 )
 async def triage(
     referral_id: str,
     body: TriageIn,
+    request: Request,
     principal: Annotated[Principal, Depends(TRIAGERS)],
     rt: Annotated[Runtime, Depends(runtime)],
-) -> ReferralOut:
+) -> Response:
     command = commands.TriageReferral(
         referral_id=referral_id,
         decision=Decision(body.decision),
@@ -183,25 +280,29 @@ async def triage(
         reason=body.reason,
         redirected_to=body.redirected_to,
     )
-    async with rt.kernel.uow() as uow:
-        try:
-            referral = await handlers.triage_referral(
-                command,
-                uow,
-                rt.context,
-                audit=lambda r: record_access(
-                    uow.session,
-                    uow.tables,
-                    principal,
-                    action="update",
-                    resource_type="referral",
-                    resource_id=r.id,
-                    child_ref=r.child_ref,
-                    purpose="referral-triage",
-                ),
+    today = london_date(rt.context.clock.now())
+    async with rt.kernel.uow() as uow, idempotent(request, uow, principal, required=False) as guard:
+        if guard.replay is not None:
+            return guard.replay
+        answer: list[Response] = []
+
+        async def before_commit(referral: Referral) -> None:
+            await record_access(
+                uow.session,
+                uow.tables,
+                principal,
+                action="update",
+                resource_type="referral",
+                resource_id=referral.id,
+                child_ref=referral.child_ref,
+                purpose="referral-triage",
             )
+            answer.append(await guard.respond(200, to_out(referral, today)))
+
+        try:
+            referral = await handlers.triage_referral(command, uow, rt.context, before_commit=before_commit)
         except IllegalTransition as exc:
             raise Conflict(str(exc), slug="illegal-transition") from exc
-    if referral is None:
-        raise NotFound("referral")
-    return to_out(referral, london_date(rt.context.clock.now()))
+        if referral is None:
+            raise NotFound("referral")
+    return answer[0]
