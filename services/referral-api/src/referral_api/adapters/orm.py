@@ -59,3 +59,33 @@ Index("ix_referrals_updated_at_id", referrals.c.updated_at, referrals.c.id)
 Index("ix_referrals_school_urn_updated_at", referrals.c.school_urn, referrals.c.updated_at)
 Index("ix_referrals_status_response_due", referrals.c.status, referrals.c.response_due)
 Index("ix_referrals_child_ref", referrals.c.child_ref)
+
+# Deletion and new-pupil returns, as received (personal data in `child` and `details`).
+roll_changes = Table(
+    "roll_changes",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("school_urn", String(6), nullable=False),
+    Column("child_ref", String(64), nullable=False),
+    Column("child", JSON, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("submitted_by", String(200), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+)
+Index("ix_roll_changes_kind_updated_at_id", roll_changes.c.kind, roll_changes.c.updated_at, roll_changes.c.id)
+Index("ix_roll_changes_school_urn", roll_changes.c.school_urn)
+
+# Who is on which school's roll, from new-pupil and deletion returns (attendance marks check it).
+roll = Table(
+    "roll",
+    metadata,
+    Column("school_urn", String(6), primary_key=True),
+    Column("child_ref", String(64), primary_key=True),
+    Column("upn", String(13), nullable=True),
+    Column("on_roll_from", Date, nullable=False),
+    Column("left_on", Date, nullable=True),
+)
+Index("ix_roll_school_urn_upn", roll.c.school_urn, roll.c.upn)

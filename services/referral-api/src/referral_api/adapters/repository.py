@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from referral_api.adapters.orm import children, referrals, schools
+from referral_api.adapters.orm import children, referrals, roll, roll_changes, schools
 from referral_api.domain.model import Child, Referral, ReferralKind, ReferralStatus, Referrer
+from referral_api.domain.roll import RollChange
 
 
 class ConcurrentUpdate(Exception):
@@ -158,3 +159,102 @@ def to_domain(row: Any) -> Referral:
         updated_at=_utc(row["updated_at"]),
         version=row["version"],
     )
+
+
+def child_to_json(child: Child) -> dict[str, Any]:
+    return {
+        "forename": child.forename,
+        "surname": child.surname,
+        "date_of_birth": child.date_of_birth.isoformat(),
+        "upn": child.upn,
+        "sex": child.sex,
+        "address": child.address,
+    }
+
+
+def child_from_json(data: dict[str, Any]) -> Child:
+    return Child(
+        forename=data["forename"],
+        surname=data["surname"],
+        date_of_birth=date.fromisoformat(data["date_of_birth"]),
+        upn=data.get("upn"),
+        sex=data.get("sex"),
+        address=data.get("address"),
+    )
+
+
+class RollChangeRepository:
+    """Roll changes are recorded once and never edited; the roll itself follows them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.seen: dict[str, RollChange] = {}
+
+    def add(self, change: RollChange) -> None:
+        self.seen[change.id] = change
+
+    async def get(self, change_id: str) -> RollChange | None:
+        row = (
+            (await self.session.execute(select(roll_changes).where(roll_changes.c.id == change_id)))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        received = _utc(row["received_at"])
+        assert received is not None
+        return RollChange(
+            id=row["id"],
+            kind=row["kind"],
+            school_urn=row["school_urn"],
+            child_ref=row["child_ref"],
+            child=child_from_json(row["child"]),
+            details=row["details"],
+            received_at=received,
+            submitted_by=row["submitted_by"],
+            version=row["version"],
+        )
+
+    async def save(self) -> None:
+        for change in self.seen.values():
+            if not change.pending_events:
+                continue
+            await self.session.execute(
+                insert(roll_changes).values(
+                    id=change.id,
+                    kind=change.kind,
+                    school_urn=change.school_urn,
+                    child_ref=change.child_ref,
+                    child=child_to_json(change.child),
+                    details=change.details,
+                    received_at=change.received_at,
+                    submitted_by=change.submitted_by,
+                    updated_at=change.received_at,
+                    version=change.version,
+                )
+            )
+            await self._follow_roll(change)
+
+    async def _follow_roll(self, change: RollChange) -> None:
+        key = (roll.c.school_urn == change.school_urn) & (roll.c.child_ref == change.child_ref)
+        if change.kind == "admission":
+            starting = date.fromisoformat(change.details["starting_day"])
+            existing = await self.session.scalar(select(roll.c.child_ref).where(key))
+            if existing is None:
+                await self.session.execute(
+                    insert(roll).values(
+                        school_urn=change.school_urn,
+                        child_ref=change.child_ref,
+                        upn=change.child.upn,
+                        on_roll_from=starting,
+                        left_on=None,
+                    )
+                )
+            else:  # re-admitted
+                await self.session.execute(
+                    update(roll).where(key).values(on_roll_from=starting, left_on=None, upn=change.child.upn)
+                )
+        elif change.details.get("deleted_on"):
+            await self.session.execute(
+                update(roll).where(key).values(left_on=date.fromisoformat(change.details["deleted_on"]))
+            )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Event:
-    referral_id: str
+    aggregate_id: str
     version: int
 
 
@@ -27,3 +27,13 @@ class ReferralTriaged(Event):
 @dataclass(frozen=True)
 class ReferralClosed(Event):
     pass
+
+
+@dataclass(frozen=True)
+class PupilRemovedFromRoll(Event):
+    """A deletion return was recorded."""
+
+
+@dataclass(frozen=True)
+class PupilAddedToRoll(Event):
+    """A new-pupil return was recorded."""

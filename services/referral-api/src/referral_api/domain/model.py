@@ -109,7 +109,7 @@ class Referral:
             updated_at=received_at,
             version=1,
         )
-        referral.pending_events.append(events.ReferralReceived(referral_id=id, version=1))
+        referral.pending_events.append(events.ReferralReceived(aggregate_id=id, version=1))
         return referral
 
     def triage(
@@ -139,10 +139,10 @@ class Referral:
         self.decided_by = by
         self.updated_at = at
         self.version += 1
-        self.pending_events.append(events.ReferralTriaged(referral_id=self.id, version=self.version))
+        self.pending_events.append(events.ReferralTriaged(aggregate_id=self.id, version=self.version))
         if decision is Decision.CLOSE:
             self.version += 1
-            self.pending_events.append(events.ReferralClosed(referral_id=self.id, version=self.version))
+            self.pending_events.append(events.ReferralClosed(aggregate_id=self.id, version=self.version))
 
     def responded_within_target(self) -> bool:
         return self.decided_at is not None and self.decided_at.date() <= self.response_due

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 from inclusion_kit.contracts import IntegrationEvent
 from inclusion_kit.contracts.events import common as public
 from inclusion_kit.contracts.events import referrals as contracts
+from inclusion_kit.contracts.events import roll as roll_contracts
 from referral_api.domain import events
-from referral_api.domain.model import Referral, ReferralKind
+from referral_api.domain.model import Child, Referral, ReferralKind
+from referral_api.domain.roll import RollChange
 
 if TYPE_CHECKING:
     from referral_api.adapters.repository import SchoolRepository
@@ -104,3 +106,58 @@ async def to_contract(event: events.Event, referral: Referral, schools: SchoolRe
             closed_at=referral.decided_at or now,
         )
     raise TypeError(f"no contract for {type(event).__name__}")
+
+
+def child_identity(child: Child) -> public.ChildIdentity:
+    return public.ChildIdentity(
+        upn=child.upn,
+        forename=child.forename,
+        surname=child.surname,
+        date_of_birth=child.date_of_birth,
+        sex=child.sex,
+        address=public.Address(**child.address) if child.address else None,
+    )
+
+
+async def roll_change_contract(change: RollChange, schools: SchoolRepository) -> IntegrationEvent:
+    school = school_ref(await schools.get(change.school_urn))
+    assert school is not None  # checked when the return was accepted
+    d = change.details
+    base = {
+        "child_ref": change.child_ref,
+        "aggregate_id": change.id,
+        "aggregate_version": change.version,
+        "occurred_at": change.received_at,
+        "roll_change_id": change.id,
+        "school": school,
+        "child": child_identity(change.child),
+        "received_at": change.received_at,
+    }
+    if change.kind == "deletion":
+        destination = d.get("destination")
+        if destination:
+            next_school = (
+                school_ref(await schools.get(destination["school_urn"]))
+                if destination.get("school_urn")
+                else None
+            )
+            destination = roll_contracts.Destination(school=next_school, **destination)
+        return roll_contracts.PupilRemovedFromRoll(
+            **base,
+            ground=roll_contracts.DeletionGround(d["ground"]),
+            ground_met_on=d["ground_met_on"],
+            deleted_on=d.get("deleted_on"),
+            destination=destination,
+            parents=[roll_contracts.ParentContact(**p) for p in d.get("parents", [])],
+            parent_notice_received_on=d.get("parent_notice_received_on"),
+            education_unknown=d["education_unknown"],
+        )
+    return roll_contracts.PupilAddedToRoll(
+        **base,
+        starting_day=d["starting_day"],
+        entered_on=d["entered_on"],
+        return_due_by=d["return_due_by"],
+        returned_late=d["returned_late"],
+        year_group=d.get("year_group"),
+        previous_school_urn=d.get("previous_school_urn"),
+    )

@@ -8,8 +8,11 @@ docstring saying what the fact means, and an ``example``), list it in ``REGISTRY
 from __future__ import annotations
 
 from inclusion_kit.contracts.events.referrals import ReferralClosed, ReferralReceived, ReferralTriaged
+from inclusion_kit.contracts.events.roll import PupilAddedToRoll, PupilRemovedFromRoll
 from inclusion_kit.contracts.registry import EventRegistry
 
-REGISTRY = EventRegistry([ReferralReceived, ReferralTriaged, ReferralClosed])
+REGISTRY = EventRegistry(
+    [ReferralReceived, ReferralTriaged, ReferralClosed, PupilRemovedFromRoll, PupilAddedToRoll]
+)
 
 __all__ = ["REGISTRY"]
