@@ -257,4 +257,3 @@ def _row_out(row: Any) -> RollChangeOut:
             "received_at": row["received_at"],
         }
     )
-
