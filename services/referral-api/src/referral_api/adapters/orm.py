@@ -89,3 +89,31 @@ roll = Table(
     Column("left_on", Date, nullable=True),
 )
 Index("ix_roll_school_urn_upn", roll.c.school_urn, roll.c.upn)
+
+# Register marks: one row per (school, UPN, date, session); a correction replaces the code and
+# remembers the one it replaced for the submission that changed it.
+attendance_marks = Table(
+    "attendance_marks",
+    metadata,
+    Column("school_urn", String(6), primary_key=True),
+    Column("upn", String(13), primary_key=True),
+    Column("date", Date, primary_key=True),
+    Column("session", String(2), primary_key=True),
+    Column("child_ref", String(64), nullable=False),
+    Column("code", String(3), nullable=False),
+    Column("regime", String(4), nullable=False),
+    Column("minutes_late", Integer, nullable=True),
+    Column("previous_code", String(3), nullable=True),
+    Column("submission_id", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_attendance_marks_submission_id", attendance_marks.c.submission_id)
+
+# Per pupil and school: the version carried by that pupil's AttendanceRecorded events.
+attendance_versions = Table(
+    "attendance_versions",
+    metadata,
+    Column("school_urn", String(6), primary_key=True),
+    Column("child_ref", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+)

@@ -7,12 +7,20 @@ docstring saying what the fact means, and an ``example``), list it in ``REGISTRY
 
 from __future__ import annotations
 
+from inclusion_kit.contracts.events.attendance import AttendanceRecorded
 from inclusion_kit.contracts.events.referrals import ReferralClosed, ReferralReceived, ReferralTriaged
 from inclusion_kit.contracts.events.roll import PupilAddedToRoll, PupilRemovedFromRoll
 from inclusion_kit.contracts.registry import EventRegistry
 
 REGISTRY = EventRegistry(
-    [ReferralReceived, ReferralTriaged, ReferralClosed, PupilRemovedFromRoll, PupilAddedToRoll]
+    [
+        ReferralReceived,
+        ReferralTriaged,
+        ReferralClosed,
+        PupilRemovedFromRoll,
+        PupilAddedToRoll,
+        AttendanceRecorded,
+    ]
 )
 
 __all__ = ["REGISTRY"]
