@@ -24,6 +24,7 @@ pytest:
 
 bench-smoke:
 	$(UV) python bench/bus.py --events 2000 --repeat 1
+	$(UV) python bench/attendance_ingest.py --schools 4 --pupils 400
 
 infra-up:
 	@bash deploy/local/up.sh

@@ -280,10 +280,14 @@ async def _apply(
         )
 
 
+EMIT_GROUP = 500  # pupils whose versions are resolved and events written together
+
+
 async def _emit(
     school_urn: str, school_row: dict[str, Any], result: IngestResult, uow: UnitOfWork, now: datetime
 ) -> None:
-    """One AttendanceRecorded per pupil, from this submission's rows, pupil by pupil."""
+    """One AttendanceRecorded per pupil, from this submission's rows, a group of pupils at a time
+    (memory holds one group; versions are read and written with one statement each per group)."""
     t = attendance_marks
     school = publishing.school_ref(school_row)
     assert school is not None
@@ -301,15 +305,14 @@ async def _emit(
         .where(t.c.submission_id == result.submission_id)
         .order_by(t.c.child_ref, t.c.date, t.c.session)
     )
-    current: str | None = None
-    upn = ""
-    marks: list[contracts.Mark] = []
+    group: list[tuple[str, str, list[contracts.Mark]]] = []
     async for row in rows:
-        if row.child_ref != current:
-            if current is not None:
-                await _emit_pupil(school_urn, school, current, upn, marks, result, uow, now)
-            current, upn, marks = row.child_ref, row.upn, []
-        marks.append(
+        if not group or group[-1][0] != row.child_ref:
+            if len(group) >= EMIT_GROUP:
+                await _emit_group(school_urn, school, group, result, uow, now)
+                group = []
+            group.append((row.child_ref, row.upn, []))
+        group[-1][2].append(
             contracts.Mark(
                 date=row.date,
                 session=contracts.Session(row.session),
@@ -319,39 +322,54 @@ async def _emit(
                 previous_code=row.previous_code,
             )
         )
-    if current is not None:
-        await _emit_pupil(school_urn, school, current, upn, marks, result, uow, now)
+    if group:
+        await _emit_group(school_urn, school, group, result, uow, now)
 
 
-async def _emit_pupil(
+async def _emit_group(
     school_urn: str,
     school: Any,
-    child_ref: str,
-    upn: str,
-    marks: list[contracts.Mark],
+    group: list[tuple[str, str, list[contracts.Mark]]],
     result: IngestResult,
     uow: UnitOfWork,
     now: datetime,
 ) -> None:
     v = attendance_versions
-    key = (v.c.school_urn == school_urn) & (v.c.child_ref == child_ref)
-    version = await uow.session.scalar(select(v.c.version).where(key))
-    if version is None:
-        version = 1
-        await uow.session.execute(insert(v).values(school_urn=school_urn, child_ref=child_ref, version=1))
-    else:
-        version += 1
-        await uow.session.execute(update(v).where(key).values(version=version))
-    uow.emit(
-        contracts.AttendanceRecorded(
-            child_ref=child_ref,
-            aggregate_id=f"{school_urn}/{child_ref}",
-            aggregate_version=version,
-            occurred_at=now,
-            submission_id=result.submission_id,
-            school=school,
-            upn=upn,
-            marks=marks,
+    refs = [child_ref for child_ref, _, _ in group]
+    known = {
+        r.child_ref: r.version
+        for r in (
+            await uow.session.execute(
+                select(v.c.child_ref, v.c.version).where(
+                    v.c.school_urn == school_urn, v.c.child_ref.in_(refs)
+                )
+            )
+        ).all()
+    }
+    fresh = [{"school_urn": school_urn, "child_ref": ref, "version": 1} for ref in refs if ref not in known]
+    bumped = [
+        {"k_urn": school_urn, "k_ref": ref, "v_version": known[ref] + 1} for ref in refs if ref in known
+    ]
+    if fresh:
+        await uow.session.execute(insert(v), fresh)
+    if bumped:
+        await uow.session.execute(
+            update(v)
+            .where(v.c.school_urn == bindparam("k_urn"), v.c.child_ref == bindparam("k_ref"))
+            .values(version=bindparam("v_version")),
+            bumped,
         )
-    )
-    result.pupils_evented += 1
+    for child_ref, upn, marks in group:
+        uow.emit(
+            contracts.AttendanceRecorded(
+                child_ref=child_ref,
+                aggregate_id=f"{school_urn}/{child_ref}",
+                aggregate_version=known.get(child_ref, 0) + 1,
+                occurred_at=now,
+                submission_id=result.submission_id,
+                school=school,
+                upn=upn,
+                marks=marks,
+            )
+        )
+        result.pupils_evented += 1
