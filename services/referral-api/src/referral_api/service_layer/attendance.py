@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, insert, select, update
 
 from inclusion_kit.calendar import CalendarRangeError, london_date
-from inclusion_kit.codes import UnknownAttendanceCode, lookup, regime_for
+from inclusion_kit.codes import Regime, UnknownAttendanceCode, lookup, regime_for
 from inclusion_kit.contracts.events import attendance as contracts
 from inclusion_kit.pupils import is_valid_upn
 from referral_api.adapters.orm import attendance_marks, attendance_versions, roll
@@ -97,6 +97,7 @@ async def ingest_marks(
         ).all()
     }
     seen: set[tuple[str, date, str]] = set()
+    cache = _Lookups(ctx)
     chunk: list[_Mark] = []
     count = 0
     line_no = 0
@@ -107,7 +108,7 @@ async def ingest_marks(
         count += 1
         if count > MAX_MARKS:
             raise TooManyMarks(f"a request carries at most {MAX_MARKS} marks")
-        mark = _check(raw, line_no, result, on_roll, seen, ctx, today)
+        mark = _check(raw, line_no, result, on_roll, seen, cache, today)
         if mark is not None:
             chunk.append(mark)
             if len(chunk) >= CHUNK:
@@ -119,13 +120,56 @@ async def ingest_marks(
     return result
 
 
+class _Lookups:
+    """Answers that repeat across a submission's lines (most marks share a date and a few codes)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.days: dict[str, tuple[date, str, str | None] | str] = {}
+        self.codes: dict[tuple[str, str], str | None] = {}
+        self.upns: dict[str, bool] = {}
+
+    def day(self, text: str) -> tuple[date, str, str | None] | str:
+        """(date, regime, why the school is closed or None), or a rejection reason."""
+        known = self.days.get(text)
+        if known is None:
+            try:
+                day = date.fromisoformat(text)
+            except ValueError:
+                known = "date must be YYYY-MM-DD"
+            else:
+                try:
+                    closed = self.ctx.calendar.non_school_day_reason(day)
+                except CalendarRangeError:
+                    known = "the date is outside the LA's configured school calendar"
+                else:
+                    known = (day, regime_for(day).value, closed)
+            self.days[text] = known
+        return known
+
+    def code(self, code: str, regime: str) -> str | None:
+        key = (code, regime)
+        if key not in self.codes:
+            try:
+                self.codes[key] = lookup(code, Regime(regime)).code
+            except UnknownAttendanceCode:
+                self.codes[key] = None
+        return self.codes[key]
+
+    def valid_upn(self, upn: str) -> bool:
+        known = self.upns.get(upn)
+        if known is None:
+            known = self.upns[upn] = is_valid_upn(upn)
+        return known
+
+
 def _check(
     raw: bytes,
     line: int,
     result: IngestResult,
     on_roll: dict[str, tuple[str, date, date | None]],
     seen: set[tuple[str, date, str]],
-    ctx: Context,
+    cache: _Lookups,
     today: date,
 ) -> _Mark | None:
     try:
@@ -137,15 +181,15 @@ def _check(
         result.reject(line, "not a JSON object")
         return None
     upn = item.get("upn")
-    if not isinstance(upn, str) or not is_valid_upn(upn):
+    if not isinstance(upn, str) or not cache.valid_upn(upn):
         result.reject(line, "invalid UPN (format or check letter)")
         return None
     upn = upn.strip().upper()
-    try:
-        day = date.fromisoformat(str(item.get("date")))
-    except ValueError:
-        result.reject(line, "date must be YYYY-MM-DD", upn)
+    when = cache.day(str(item.get("date")))
+    if isinstance(when, str):
+        result.reject(line, when, upn)
         return None
+    day, regime, closed_because = when
     session_name = item.get("session")
     if session_name not in ("AM", "PM"):
         result.reject(line, "session must be AM or PM", upn)
@@ -154,19 +198,12 @@ def _check(
     if minutes_late is not None and (not isinstance(minutes_late, int) or minutes_late < 0):
         result.reject(line, "minutes_late must be a whole number of minutes", upn)
         return None
-    regime = regime_for(day)
-    try:
-        code = lookup(str(item.get("code", "")), regime).code
-    except UnknownAttendanceCode:
-        result.reject(line, f"unknown code for the {regime.value} register", upn)
+    code = cache.code(str(item.get("code", "")), regime)
+    if code is None:
+        result.reject(line, f"unknown code for the {regime} register", upn)
         return None
     if day > today:
         result.reject(line, "a mark cannot be for a future date", upn)
-        return None
-    try:
-        closed_because = ctx.calendar.non_school_day_reason(day)
-    except CalendarRangeError:
-        result.reject(line, "the date is outside the LA's configured school calendar", upn)
         return None
     if closed_because is not None:
         result.reject(line, f"the school is closed on {day.isoformat()} ({closed_because})", upn)
@@ -180,7 +217,7 @@ def _check(
         result.reject(line, "the same pupil, date and session appears twice in this request", upn)
         return None
     seen.add(key)
-    return _Mark(upn, pupil[0], day, session_name, code, regime.value, minutes_late)
+    return _Mark(upn, pupil[0], day, session_name, code, regime, minutes_late)
 
 
 async def _apply(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from inclusion_kit.audit import record_access
 from inclusion_kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from inclusion_kit.calendar import london_date
-from inclusion_kit.idempotency import IDEMPOTENCY_RESPONSES, idempotency_openapi, idempotent
+from inclusion_kit.idempotency import IDEMPOTENCY_RESPONSES, idempotency_openapi
 from inclusion_kit.pagination import Page, PageParams, PageRequest
 from inclusion_kit.problems import PROBLEM_RESPONSES, Conflict, NotFound, ProblemError
 from referral_api import views
@@ -21,7 +21,9 @@ from referral_api.domain.errors import IllegalTransition, UnknownSchool
 from referral_api.domain.model import Child, Decision, Referral, ReferralKind, ReferralStatus, Referrer
 from referral_api.entrypoints.api.dependencies import Runtime, runtime
 from referral_api.entrypoints.api.schemas import ReferralIn, ReferralOut, TriageIn
+from referral_api.entrypoints.api.writes import audited_page, audited_write
 from referral_api.service_layer import handlers
+from referral_api.service_layer.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/referrals", tags=["referrals"], responses=PROBLEM_RESPONSES)
 
@@ -126,33 +128,25 @@ async def submit(
 ) -> Response:
     command = _command(body, principal)
     today = london_date(rt.context.clock.now())
-    async with rt.kernel.uow() as uow, idempotent(request, uow, principal, required=False) as guard:
-        if guard.replay is not None:
-            return guard.replay  # a retry: the first answer; nothing runs again
-        answer: list[Response] = []
 
-        async def before_commit(referral: Referral) -> None:
-            await record_access(
-                uow.session,
-                uow.tables,
-                principal,
-                action="create",
-                resource_type="referral",
-                resource_id=referral.id,
-                child_ref=referral.child_ref,
-                purpose="referral-submitted",
-            )
-            answer.append(
-                await guard.respond(
-                    201, to_out(referral, today), headers={"Location": f"/referrals/{referral.id}"}
-                )
-            )
-
+    async def work(uow: UnitOfWork, before_commit: Any) -> Referral:
         try:
-            await handlers.submit_referral(command, uow, rt.context, before_commit=before_commit)
+            return await handlers.submit_referral(command, uow, rt.context, before_commit=before_commit)
         except UnknownSchool as exc:
             raise ProblemError(422, str(exc), slug="unknown-school") from exc
-    return answer[0]
+
+    return await audited_write(
+        request,
+        principal,
+        rt,
+        work,
+        status_code=201,
+        out=lambda r: to_out(r, today),
+        action="create",
+        resource_type="referral",
+        purpose="referral-submitted",
+        location=lambda r: f"/referrals/{r.id}",
+    )
 
 
 @router.get("", response_model=Page[ReferralOut], summary="List referrals (opaque cursor, updated_after)")
@@ -213,26 +207,15 @@ async def _list(
             "overdue": today.isoformat() if overdue else None,
         },
     )
-    async with rt.kernel.uow() as uow:
-        rows = (await uow.session.execute(stmt)).mappings().all()
-        page = paging.page(
-            rows,
-            lambda row: to_out(to_domain(row), today),
-            position_of=lambda row: (row["updated_at"], row["id"]),
-        )
-        for item in page.items:  # every read of a child's record is audited
-            await record_access(
-                uow.session,
-                uow.tables,
-                principal,
-                action="list",
-                resource_type="referral",
-                resource_id=item.id,
-                child_ref=item.child_ref,
-                purpose="referral-list",
-            )
-        await uow.commit()
-    return page
+    return await audited_page(
+        rt,
+        principal,
+        paging,
+        stmt,
+        lambda row: to_out(to_domain(row), today),
+        resource_type="referral",
+        purpose="referral-list",
+    )
 
 
 @router.get("/{referral_id}", response_model=ReferralOut, summary="Read one referral and its status")
@@ -281,28 +264,22 @@ async def triage(
         redirected_to=body.redirected_to,
     )
     today = london_date(rt.context.clock.now())
-    async with rt.kernel.uow() as uow, idempotent(request, uow, principal, required=False) as guard:
-        if guard.replay is not None:
-            return guard.replay
-        answer: list[Response] = []
 
-        async def before_commit(referral: Referral) -> None:
-            await record_access(
-                uow.session,
-                uow.tables,
-                principal,
-                action="update",
-                resource_type="referral",
-                resource_id=referral.id,
-                child_ref=referral.child_ref,
-                purpose="referral-triage",
-            )
-            answer.append(await guard.respond(200, to_out(referral, today)))
-
+    async def work(uow: UnitOfWork, before_commit: Any) -> Referral | None:
         try:
-            referral = await handlers.triage_referral(command, uow, rt.context, before_commit=before_commit)
+            return await handlers.triage_referral(command, uow, rt.context, before_commit=before_commit)
         except IllegalTransition as exc:
             raise Conflict(str(exc), slug="illegal-transition") from exc
-        if referral is None:
-            raise NotFound("referral")
-    return answer[0]
+
+    return await audited_write(
+        request,
+        principal,
+        rt,
+        work,
+        status_code=200,
+        out=lambda r: to_out(r, today),
+        action="update",
+        resource_type="referral",
+        purpose="referral-triage",
+        missing="referral",
+    )

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from inclusion_kit.audit import record_access
 from inclusion_kit.auth import CurrentPrincipal, Principal, Role, require_roles
-from inclusion_kit.idempotency import IDEMPOTENCY_RESPONSES, idempotency_openapi, idempotent
+from inclusion_kit.idempotency import IDEMPOTENCY_RESPONSES, idempotency_openapi
 from inclusion_kit.pagination import Page, PageParams
 from inclusion_kit.problems import PROBLEM_RESPONSES, FieldProblem, NotFound, ProblemError
 from referral_api.adapters import orm
@@ -21,7 +21,9 @@ from referral_api.domain.model import Child
 from referral_api.entrypoints.api.dependencies import Runtime, runtime
 from referral_api.entrypoints.api.roll_schemas import AdmissionReturnIn, DeletionReturnIn, RollChangeOut
 from referral_api.entrypoints.api.schemas import ChildIn
+from referral_api.entrypoints.api.writes import audited_page, audited_write
 from referral_api.service_layer import handlers
+from referral_api.service_layer.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/roll-changes", tags=["roll changes"], responses=PROBLEM_RESPONSES)
 
@@ -77,33 +79,27 @@ def out(change: roll.RollChange) -> RollChangeOut:
 
 
 async def _record(request: Request, principal: Principal, rt: Runtime, record: Any) -> Response:
-    async with rt.kernel.uow() as uow, idempotent(request, uow, principal, required=False) as guard:
-        if guard.replay is not None:
-            return guard.replay
-        answer: list[Response] = []
-
-        async def before_commit(change: roll.RollChange) -> None:
-            await record_access(
-                uow.session,
-                uow.tables,
-                principal,
-                action="create",
-                resource_type="roll_change",
-                resource_id=change.id,
-                child_ref=change.child_ref,
-                purpose=f"{change.kind}-return",
-            )
-            answer.append(
-                await guard.respond(201, out(change), headers={"Location": f"/roll-changes/{change.id}"})
-            )
-
+    async def work(uow: UnitOfWork, before_commit: Any) -> roll.RollChange:
         try:
-            await record(uow, before_commit)
+            result: roll.RollChange = await record(uow, before_commit)
+            return result
         except UnknownSchool as exc:
             raise ProblemError(422, str(exc), slug="unknown-school") from exc
         except roll.RollChangeRejected as exc:
             raise _rejected(exc) from exc
-    return answer[0]
+
+    return await audited_write(
+        request,
+        principal,
+        rt,
+        work,
+        status_code=201,
+        out=out,
+        action="create",
+        resource_type="roll_change",
+        purpose=lambda change: f"{change.kind}-return",
+        location=lambda change: f"/roll-changes/{change.id}",
+    )
 
 
 @router.post(
@@ -203,22 +199,9 @@ async def list_roll_changes(
     if visible is not None:
         stmt = stmt.where(t.c.school_urn.in_(visible))
     stmt = paging.apply(stmt, t.c.updated_at, t.c.id, filters={"kind": kind, "visible": visible})
-    async with rt.kernel.uow() as uow:
-        rows = (await uow.session.execute(stmt)).mappings().all()
-        page = paging.page(rows, _row_out, position_of=lambda row: (row["updated_at"], row["id"]))
-        for item in page.items:
-            await record_access(
-                uow.session,
-                uow.tables,
-                principal,
-                action="list",
-                resource_type="roll_change",
-                resource_id=item.id,
-                child_ref=item.child_ref,
-                purpose="roll-change-list",
-            )
-        await uow.commit()
-    return page
+    return await audited_page(
+        rt, principal, paging, stmt, _row_out, resource_type="roll_change", purpose="roll-change-list"
+    )
 
 
 @router.get("/{change_id}", response_model=RollChangeOut, summary="Read one roll change")
