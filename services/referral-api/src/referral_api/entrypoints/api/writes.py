@@ -99,3 +99,33 @@ async def audited_page(
             )
         await uow.commit()
     return page
+
+
+async def audited_read(
+    rt: Runtime,
+    principal: Principal,
+    load: Callable[[UnitOfWork], Awaitable[Any]],
+    visible: Callable[[Any], bool],
+    *,
+    resource_type: str,
+    purpose: str,
+    missing: str,
+) -> Any:
+    """Load one record; 404 when absent or not the caller's to see (never 403: that would confirm
+    it exists); audit the read in its own small transaction."""
+    async with rt.kernel.uow() as uow:
+        record = await load(uow)
+        if record is None or not visible(record):
+            raise NotFound(missing)
+        await record_access(
+            uow.session,
+            uow.tables,
+            principal,
+            action="read",
+            resource_type=resource_type,
+            resource_id=record.id,
+            child_ref=record.child_ref,
+            purpose=purpose,
+        )
+        await uow.commit()
+    return record

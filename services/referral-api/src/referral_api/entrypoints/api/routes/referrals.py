@@ -7,12 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
-from inclusion_kit.audit import record_access
 from inclusion_kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from inclusion_kit.calendar import london_date
 from inclusion_kit.idempotency import IDEMPOTENCY_RESPONSES, idempotency_openapi
 from inclusion_kit.pagination import Page, PageParams, PageRequest
-from inclusion_kit.problems import PROBLEM_RESPONSES, Conflict, NotFound, ProblemError
+from inclusion_kit.problems import PROBLEM_RESPONSES, Conflict, ProblemError
 from referral_api import views
 from referral_api.adapters import orm
 from referral_api.adapters.repository import to_domain
@@ -21,7 +20,7 @@ from referral_api.domain.errors import IllegalTransition, UnknownSchool
 from referral_api.domain.model import Child, Decision, Referral, ReferralKind, ReferralStatus, Referrer
 from referral_api.entrypoints.api.dependencies import Runtime, runtime
 from referral_api.entrypoints.api.schemas import ReferralIn, ReferralOut, TriageIn
-from referral_api.entrypoints.api.writes import audited_page, audited_write
+from referral_api.entrypoints.api.writes import audited_page, audited_read, audited_write
 from referral_api.service_layer import handlers
 from referral_api.service_layer.unit_of_work import UnitOfWork
 
@@ -224,21 +223,15 @@ async def read(
     principal: CurrentPrincipal,
     rt: Annotated[Runtime, Depends(runtime)],
 ) -> ReferralOut:
-    async with rt.kernel.uow() as uow:
-        referral = await uow.referrals.get(referral_id)
-        if referral is None or not _visible(referral, principal):
-            raise NotFound("referral")
-        await record_access(
-            uow.session,
-            uow.tables,
-            principal,
-            action="read",
-            resource_type="referral",
-            resource_id=referral.id,
-            child_ref=referral.child_ref,
-            purpose="referral-status",
-        )
-        await uow.commit()
+    referral = await audited_read(
+        rt,
+        principal,
+        lambda uow: uow.referrals.get(referral_id),
+        lambda r: _visible(r, principal),
+        resource_type="referral",
+        purpose="referral-status",
+        missing="referral",
+    )
     return to_out(referral, london_date(rt.context.clock.now()))
 
 

@@ -9,11 +9,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request, Response, status
 from sqlalchemy import select
 
-from inclusion_kit.audit import record_access
 from inclusion_kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from inclusion_kit.idempotency import IDEMPOTENCY_RESPONSES, idempotency_openapi
 from inclusion_kit.pagination import Page, PageParams
-from inclusion_kit.problems import PROBLEM_RESPONSES, FieldProblem, NotFound, ProblemError
+from inclusion_kit.problems import PROBLEM_RESPONSES, FieldProblem, ProblemError
 from referral_api.adapters import orm
 from referral_api.domain import roll
 from referral_api.domain.errors import UnknownSchool
@@ -21,7 +20,7 @@ from referral_api.domain.model import Child
 from referral_api.entrypoints.api.dependencies import Runtime, runtime
 from referral_api.entrypoints.api.roll_schemas import AdmissionReturnIn, DeletionReturnIn, RollChangeOut
 from referral_api.entrypoints.api.schemas import ChildIn
-from referral_api.entrypoints.api.writes import audited_page, audited_write
+from referral_api.entrypoints.api.writes import audited_page, audited_read, audited_write
 from referral_api.service_layer import handlers
 from referral_api.service_layer.unit_of_work import UnitOfWork
 
@@ -210,21 +209,15 @@ async def read_roll_change(
     principal: CurrentPrincipal,
     rt: Annotated[Runtime, Depends(runtime)],
 ) -> RollChangeOut:
-    async with rt.kernel.uow() as uow:
-        change = await uow.roll_changes.get(change_id)
-        if change is None or (principal.is_school_only and not principal.can_act_for_urn(change.school_urn)):
-            raise NotFound("roll change")
-        await record_access(
-            uow.session,
-            uow.tables,
-            principal,
-            action="read",
-            resource_type="roll_change",
-            resource_id=change.id,
-            child_ref=change.child_ref,
-            purpose="roll-change-read",
-        )
-        await uow.commit()
+    change = await audited_read(
+        rt,
+        principal,
+        lambda uow: uow.roll_changes.get(change_id),
+        lambda c: not principal.is_school_only or principal.can_act_for_urn(c.school_urn),
+        resource_type="roll_change",
+        purpose="roll-change-read",
+        missing="roll change",
+    )
     return out(change)
 
 
