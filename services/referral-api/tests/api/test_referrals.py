@@ -356,3 +356,34 @@ async def test_idempotency_key_replays_the_first_answer_and_refuses_a_different_
     different = await api.client.post("/referrals", json=cme(summary="something else"), headers=headers)
     assert different.status_code == 422 and different.json()["type"].endswith("/idempotency-key-reused")
     assert await count(api, referrals) == 1
+
+
+async def test_officers_limited_to_districts_see_only_their_districts(api: Api) -> None:
+    from inclusion_kit.auth import mint_token
+
+    maidstone = (await api.client.post("/referrals", json=cme(), headers=api.token(OFFICER))).json()  # 118000
+    dover = (
+        await api.client.post(
+            "/referrals", json=cme(referrer={"school_urn": "118001"}), headers=api.token(OFFICER)
+        )
+    ).json()
+    agency = (
+        await api.client.post(
+            "/referrals",
+            json=cme(referrer={"agency_type": "police", "agency_name": "P"}),
+            headers=api.token(OFFICER),
+        )
+    ).json()
+    token = mint_token(api.settings.auth, subject="dover-officer", roles=[OFFICER], districts=["Dover"])
+    dover_officer = {"Authorization": f"Bearer {token}"}
+    listed = (await api.client.get("/referrals", headers=dover_officer)).json()
+    assert [i["id"] for i in listed["items"]] == [dover["id"]]
+    assert (await api.client.get(f"/referrals/{dover['id']}", headers=dover_officer)).status_code == 200
+    for other in (maidstone, agency):
+        assert (await api.client.get(f"/referrals/{other['id']}", headers=dover_officer)).status_code == 404
+        triaged = await api.client.post(
+            f"/referrals/{other['id']}/triage", json={"decision": "accepted"}, headers=dover_officer
+        )
+        assert triaged.status_code == 404
+    everyone = (await api.client.get("/referrals", headers=api.token(OFFICER))).json()
+    assert len(everyone["items"]) == 3

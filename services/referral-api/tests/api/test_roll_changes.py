@@ -239,3 +239,26 @@ async def test_deletions_feed_lists_deletions_since_a_point(api: Api) -> None:
     assert [i["id"] for i in feed.json()["items"]] == [second["id"]]
     school_a = await api.client.get("/roll-changes", headers=api.token(Role.SCHOOL, urns=("118000",)))
     assert school_a.json()["items"] == []
+
+
+async def test_officers_limited_to_districts_see_only_their_schools_returns(api: Api) -> None:
+    from inclusion_kit.auth import mint_token
+
+    dover = (
+        await api.client.post(
+            "/roll-changes/deletions", json=deletion("9(1)(k)"), headers=api.token(Role.SCHOOL, **SCHOOL_B)
+        )
+    ).json()  # 118001 is in Dover
+    maidstone_only = {
+        "Authorization": "Bearer "
+        + mint_token(api.settings.auth, subject="m", roles=[Role.OFFICER], districts=["Maidstone"])
+    }
+    assert (await api.client.get("/roll-changes", headers=maidstone_only)).json()["items"] == []
+    assert (await api.client.get(f"/roll-changes/{dover['id']}", headers=maidstone_only)).status_code == 404
+    dover_only = {
+        "Authorization": "Bearer "
+        + mint_token(api.settings.auth, subject="d", roles=[Role.OFFICER], districts=["dover"])
+    }
+    assert [i["id"] for i in (await api.client.get("/roll-changes", headers=dover_only)).json()["items"]] == [
+        dover["id"]
+    ]

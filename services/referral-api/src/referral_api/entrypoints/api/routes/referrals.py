@@ -111,6 +111,18 @@ def _visible(referral: Referral, principal: Principal) -> bool:
     return any(principal.can_act_for_urn(urn) for urn in urns) if principal.is_school_only else True
 
 
+async def _in_scope(uow: UnitOfWork, referral: Referral | None, principal: Principal) -> bool:
+    """A school sees its own schools' referrals; an officer limited to districts sees those of
+    schools in them (a referral with no school has no district: unrestricted officers only)."""
+    if referral is None or not _visible(referral, principal):
+        return False
+    districts = views.district_limit(principal.districts, Role.ADMIN in principal.roles)
+    if districts is None:
+        return True
+    school = await uow.schools.get(referral.school_urn) if referral.school_urn else None
+    return school is not None and (school["district"] or "").casefold() in districts
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -185,12 +197,14 @@ async def _list(
 ) -> Page[ReferralOut]:
     today = london_date(rt.context.clock.now())
     visible = sorted(principal.urns) if principal.is_school_only else None
+    districts = views.district_limit(principal.districts, Role.ADMIN in principal.roles)
     stmt = views.referral_list_query(
         status=status.value if status else None,
         kind=kind.value if kind else None,
         school_urn=school_urn,
         visible_urns=visible,
         overdue_on=today if overdue else None,
+        districts=districts,
     )
     t = orm.referrals
     # Everything that narrows the rows binds the cursor, the caller's scope included.
@@ -203,6 +217,7 @@ async def _list(
             "kind": kind.value if kind else None,
             "school_urn": school_urn,
             "visible": visible,
+            "districts": districts,
             "overdue": today.isoformat() if overdue else None,
         },
     )
@@ -223,11 +238,15 @@ async def read(
     principal: CurrentPrincipal,
     rt: Annotated[Runtime, Depends(runtime)],
 ) -> ReferralOut:
+    async def load(uow: UnitOfWork) -> Referral | None:
+        referral = await uow.referrals.get(referral_id)
+        return referral if await _in_scope(uow, referral, principal) else None
+
     referral = await audited_read(
         rt,
         principal,
-        lambda uow: uow.referrals.get(referral_id),
-        lambda r: _visible(r, principal),
+        load,
+        lambda _r: True,
         resource_type="referral",
         purpose="referral-status",
         missing="referral",
@@ -259,6 +278,8 @@ async def triage(
     today = london_date(rt.context.clock.now())
 
     async def work(uow: UnitOfWork, before_commit: Any) -> Referral | None:
+        if not await _in_scope(uow, await uow.referrals.get(referral_id), principal):
+            return None  # 404: absent, or outside the officer's districts
         try:
             return await handlers.triage_referral(command, uow, rt.context, before_commit=before_commit)
         except IllegalTransition as exc:

@@ -13,6 +13,7 @@ from inclusion_kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from inclusion_kit.idempotency import IDEMPOTENCY_RESPONSES, idempotency_openapi
 from inclusion_kit.pagination import Page, PageParams
 from inclusion_kit.problems import PROBLEM_RESPONSES, FieldProblem, ProblemError
+from referral_api import views
 from referral_api.adapters import orm
 from referral_api.domain import roll
 from referral_api.domain.errors import UnknownSchool
@@ -197,7 +198,12 @@ async def list_roll_changes(
     visible = sorted(principal.urns) if principal.is_school_only else None
     if visible is not None:
         stmt = stmt.where(t.c.school_urn.in_(visible))
-    stmt = paging.apply(stmt, t.c.updated_at, t.c.id, filters={"kind": kind, "visible": visible})
+    districts = views.district_limit(principal.districts, Role.ADMIN in principal.roles)
+    if districts is not None:
+        stmt = stmt.where(views.in_districts(t.c.school_urn, districts))
+    stmt = paging.apply(
+        stmt, t.c.updated_at, t.c.id, filters={"kind": kind, "visible": visible, "districts": districts}
+    )
     return await audited_page(
         rt, principal, paging, stmt, _row_out, resource_type="roll_change", purpose="roll-change-list"
     )
@@ -209,11 +215,22 @@ async def read_roll_change(
     principal: CurrentPrincipal,
     rt: Annotated[Runtime, Depends(runtime)],
 ) -> RollChangeOut:
+    async def load(uow: UnitOfWork) -> roll.RollChange | None:
+        change = await uow.roll_changes.get(change_id)
+        if change is None or (principal.is_school_only and not principal.can_act_for_urn(change.school_urn)):
+            return None
+        districts = views.district_limit(principal.districts, Role.ADMIN in principal.roles)
+        if districts is not None:
+            school = await uow.schools.get(change.school_urn)
+            if school is None or (school["district"] or "").casefold() not in districts:
+                return None
+        return change
+
     change = await audited_read(
         rt,
         principal,
-        lambda uow: uow.roll_changes.get(change_id),
-        lambda c: not principal.is_school_only or principal.can_act_for_urn(c.school_urn),
+        load,
+        lambda _c: True,
         resource_type="roll_change",
         purpose="roll-change-read",
         missing="roll change",
