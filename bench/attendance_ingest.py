@@ -162,10 +162,12 @@ def bodies(roll: list[tuple[str, list[str]]], day: date) -> list[tuple[str, byte
     return out
 
 
-def start(command: str, env: dict[str, str], port: int | None = None) -> subprocess.Popen[bytes]:
+def start(
+    command: str, env: dict[str, str], port: int | None = None, workers: int = 1
+) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "referral_api.entrypoints.cli", command]
     if port is not None:
-        args += ["--host", "127.0.0.1", "--port", str(port)]
+        args += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -253,6 +255,7 @@ async def main() -> int:
     parser.add_argument("--schools", type=int, default=600)
     parser.add_argument("--pupils", type=int, default=240_000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--api-workers", type=int, default=1, help="referral-api api --workers")
     args = parser.parse_args()
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     admin = os.environ.get("INCLUSION_POSTGRES_URL")
@@ -294,7 +297,7 @@ async def main() -> int:
         marks = sum(n for _, _, n in payload)
         pupils = sum(len(u) for _, u in roll)
         port = free_port()
-        api = start("api", env, port)
+        api = start("api", env, port, args.api_workers)
         processes.append(api)
         await wait_ready(f"http://127.0.0.1:{port}", api)
         worker = start("worker", env)

@@ -23,12 +23,21 @@ def service_cli(
     kernel_factory: Callable[[Any], Any],
     app_factory: Callable[[Any], Any],
 ) -> Callable[[Sequence[str] | None], int]:
+    # uvicorn's worker processes import the app themselves: they need its import path.
+    app_path = f"{app_factory.__module__}:{app_factory.__name__}"
+
     def main(argv: Sequence[str] | None = None) -> int:
         parser = argparse.ArgumentParser(prog=prog, description=f"{prog} service")
         sub = parser.add_subparsers(dest="command", required=True)
         api = sub.add_parser("api", help="serve the HTTP API")
         api.add_argument("--host", default="0.0.0.0")  # noqa: S104 - containers listen on all interfaces
         api.add_argument("--port", type=int, default=8000)
+        api.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="processes serving the API (each builds its app from the environment)",
+        )
         worker = sub.add_parser("worker", help="run the outbox relay and the consumers (Kafka mode)")
         worker.add_argument("--metrics-port", type=int, default=None, help="serve /metrics on this port")
         sub.add_parser("migrate", help="upgrade the database schema to the code's head and exit")
@@ -40,14 +49,17 @@ def service_cli(
         if args.command == "api":
             import uvicorn
 
-            uvicorn.run(
-                app_factory(settings),
-                host=args.host,
-                port=args.port,
-                log_config=None,
-                proxy_headers=True,
-                timeout_keep_alive=5,
-            )
+            options: dict[str, Any] = {
+                "host": args.host,
+                "port": args.port,
+                "log_config": None,
+                "proxy_headers": True,
+                "timeout_keep_alive": 5,
+            }
+            if args.workers > 1:
+                uvicorn.run(app_path, factory=True, workers=args.workers, **options)
+            else:
+                uvicorn.run(app_factory(settings), **options)
             return 0
         kernel = kernel_factory(settings)
         if args.command == "migrate":
