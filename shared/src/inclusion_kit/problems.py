@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from inclusion_kit.calendar import CalendarRangeError
 from inclusion_kit.messaging.context import correlation_id_var
 
 log = logging.getLogger(__name__)
@@ -234,6 +235,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(
             exc.status_code, detail=detail, instance=request.url.path, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(CalendarRangeError)
+    async def _calendar(request: Request, exc: CalendarRangeError) -> JSONResponse:
+        # The LA has not configured term dates for the year a rule needs: an operator's fix, not a
+        # client's, and not a crash.
+        log.error("school calendar not configured", extra={"path": request.url.path})
+        return problem_response(
+            503,
+            detail="The local authority's school calendar does not cover the dates this request needs; "
+            "the service's operators must add the term dates.",
+            slug="calendar-not-configured",
+            instance=request.url.path,
         )
 
     @app.exception_handler(Exception)

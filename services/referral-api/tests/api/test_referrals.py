@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -387,3 +388,11 @@ async def test_officers_limited_to_districts_see_only_their_districts(api: Api) 
         assert triaged.status_code == 404
     everyone = (await api.client.get("/referrals", headers=api.token(OFFICER))).json()
     assert len(everyone["items"]) == 3
+
+
+async def test_a_referral_beyond_the_configured_calendar_is_a_clear_503(api: Api) -> None:
+    api.clock.set(datetime(2028, 1, 10, 10, 0, tzinfo=UTC))  # the shipped calendar ends in July 2027
+    response = await api.client.post("/referrals", json=cme(), headers=api.token(OFFICER))
+    assert response.status_code == 503
+    assert response.json()["type"].endswith("/calendar-not-configured")
+    assert await count(api, referrals) == 0 and await count(api, tables.outbox) == 0

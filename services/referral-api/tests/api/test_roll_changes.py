@@ -262,3 +262,14 @@ async def test_officers_limited_to_districts_see_only_their_schools_returns(api:
     assert [i["id"] for i in (await api.client.get("/roll-changes", headers=dover_only)).json()["items"]] == [
         dover["id"]
     ]
+
+
+async def test_dates_outside_the_configured_calendar_are_a_422_not_a_crash(api: Api) -> None:
+    body = deletion(
+        "9(1)(i)", absence_from="2019-01-07", absence_to="2019-03-01", absence_codes=["N"], enquiries=JOINT
+    )
+    response = await api.client.post(
+        "/roll-changes/deletions", json=body, headers=api.token(Role.SCHOOL, **SCHOOL_B)
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["pointer"] == "/absence_from"

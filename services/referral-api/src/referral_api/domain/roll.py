@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from inclusion_kit.calendar import SchoolCalendar
+from inclusion_kit.calendar import CalendarRangeError, SchoolCalendar
 from referral_api.domain import events
 from referral_api.domain.model import Child
 
@@ -83,6 +83,21 @@ class RollChangeRejected(Exception):
 
 def check_deletion(ret: DeletionReturn, calendar: SchoolCalendar, today: date) -> list[tuple[str, str]]:
     """Field-level reasons why the return cannot be accepted; empty when it can."""
+    try:
+        return _check_deletion(ret, calendar, today)
+    except CalendarRangeError:
+        # School days can only be counted within the LA's configured academic years.
+        field = "absence_from" if ret.ground is Ground.I else "leave_ended_on"
+        return [
+            (
+                field,
+                "the dates fall outside the LA's configured school calendar; school days "
+                "cannot be counted there",
+            )
+        ]
+
+
+def _check_deletion(ret: DeletionReturn, calendar: SchoolCalendar, today: date) -> list[tuple[str, str]]:
     errors: list[tuple[str, str]] = []
     if ret.ground_met_on > today:
         errors.append(("ground_met_on", "the ground cannot be met in the future"))
