@@ -396,3 +396,42 @@ async def test_a_referral_beyond_the_configured_calendar_is_a_clear_503(api: Api
     assert response.status_code == 503
     assert response.json()["type"].endswith("/calendar-not-configured")
     assert await count(api, referrals) == 0 and await count(api, tables.outbox) == 0
+
+
+async def test_the_response_target_is_per_la_configuration(tmp_path: Path) -> None:
+    from sqlalchemy import insert
+
+    from inclusion_kit.auth import mint_token
+    from inclusion_kit.testing.fakes import FrozenClock
+    from referral_api.adapters.orm import schools
+    from referral_api.bootstrap import bootstrap
+    from referral_api.config import Settings
+    from referral_api.entrypoints.api.app import create_app
+
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", response_school_days=5)
+    kernel = bootstrap(settings)
+    await kernel.migrate()
+    async with kernel.engine.begin() as conn:
+        await conn.execute(
+            insert(schools).values(
+                urn="118000",
+                laestab="8862000",
+                la_code="886",
+                name="S",
+                phase="primary",
+                district="Maidstone",
+                is_open=True,
+                updated_at=datetime.now(UTC),
+            )
+        )
+    await kernel.dispose()
+    app = create_app(settings, clock=FrozenClock(datetime(2025, 10, 6, 8, 30, tzinfo=UTC)))
+    import httpx
+
+    token = mint_token(settings.auth, subject="o", roles=[OFFICER])
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            created = await client.post(
+                "/referrals", json=cme(), headers={"Authorization": f"Bearer {token}"}
+            )
+    assert created.json()["response_due"] == "2025-10-13"  # 5 school days after Monday 6 October

@@ -31,6 +31,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     calendar = load_calendar(settings.calendar_path or settings.la_code)
     app.state.runtime = Runtime(
-        kernel=kernel, context=Context(clock=clock or SystemClock(), calendar=calendar)
+        kernel=kernel,
+        context=Context(
+            clock=clock or SystemClock(),
+            calendar=calendar,
+            response_school_days=settings.response_school_days,
+        ),
     )
     return app
