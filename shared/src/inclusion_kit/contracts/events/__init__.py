@@ -11,7 +11,7 @@ from __future__ import annotations
 from inclusion_kit.contracts.events import cme, enforcement, exclusions
 from inclusion_kit.contracts.events.attendance import AttendanceRecorded
 from inclusion_kit.contracts.events.referrals import ReferralClosed, ReferralReceived, ReferralTriaged
-from inclusion_kit.contracts.events.roll import PupilAddedToRoll, PupilRemovedFromRoll
+from inclusion_kit.contracts.events.roll import PupilAddedToRoll, PupilEnrolmentRecorded, PupilRemovedFromRoll
 from inclusion_kit.contracts.registry import EventRegistry
 
 REGISTRY = EventRegistry(
@@ -21,6 +21,7 @@ REGISTRY = EventRegistry(
         ReferralClosed,
         PupilRemovedFromRoll,
         PupilAddedToRoll,
+        PupilEnrolmentRecorded,
         AttendanceRecorded,
         *cme.EVENTS,
         *exclusions.EVENTS,

@@ -156,3 +156,85 @@ class PupilAddedToRoll(IntegrationEvent):
         "year_group": "6",
         "received_at": datetime(2025, 11, 12, 9, 0, tzinfo=UTC),
     }
+
+
+class SenProvision(TolerantEnum):
+    """CBDS SEN provision: N no special educational need, K SEN support, E EHC plan."""
+
+    NONE = "N"
+    SEN_SUPPORT = "K"
+    EHC_PLAN = "E"
+    UNKNOWN = "unknown"
+
+
+class FsmPeriod(BaseModel):
+    """A free-school-meals eligibility period (DOMAIN.md §8.1: stored as date ranges, so that
+    "eligible on census day" and Ever6 can be derived for any date)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: date
+    end: date | None = Field(default=None, description="Null while the eligibility continues.")
+
+
+class PupilCharacteristics(BaseModel):
+    """The census characteristics reports group pupils by (DOMAIN.md §8.1, §10.4). Special category
+    and sensitive personal data throughout."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sen_provision: SenProvision = Field(default=SenProvision.NONE, **x_pii())
+    fsm_periods: list[FsmPeriod] = Field(default_factory=list, **x_pii())
+    looked_after: bool = Field(default=False, **x_pii())
+    child_in_need: bool = Field(default=False, **x_pii())
+    child_protection_plan: bool = Field(default=False, **x_pii())
+    ethnicity: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{4}$",
+        **x_pii("DfE ethnicity code (main or extended), e.g. WROM, WIRT for Gypsy/Roma/Traveller."),
+    )
+
+    def fsm_eligible_on(self, day: date) -> bool:
+        return any(p.start <= day and (p.end is None or day <= p.end) for p in self.fsm_periods)
+
+
+class PupilEnrolmentRecorded(IntegrationEvent):
+    """A school's roll as its MIS states it: one pupil's enrolment at the school (year group, on
+    roll from/until) and census characteristics, sent when a roll import adds the pupil or changes
+    any of these. It is the roll other contexts check a school's pupils against, and the
+    denominators and pupil groups reports are built from. ``on_roll_until`` set means the enrolment
+    has ended."""
+
+    event_type: ClassVar[str] = "inclusion.referrals.pupil.enrolment-recorded.v1"
+
+    school: SchoolRef
+    upn: str = Field(pattern=r"^[A-HJ-NP-RT-Z][0-9]{11}[0-9A-HJ-NP-RT-Z]$", **x_pii("The pupil's UPN."))
+    year_group: str | None = Field(default=None, description="National curriculum year, e.g. 'R', '7'.")
+    on_roll_from: date
+    on_roll_until: date | None = None
+    characteristics: PupilCharacteristics = Field(default_factory=PupilCharacteristics)
+
+    example: ClassVar[dict[str, Any] | None] = {
+        "child_ref": "c-5f0e3a9b2c1d4e7f",
+        "aggregate_id": "118000/c-5f0e3a9b2c1d4e7f",
+        "aggregate_version": 2,
+        "occurred_at": datetime(2025, 9, 3, 7, 0, tzinfo=UTC),
+        "school": {
+            "urn": "118000",
+            "laestab": "8862000",
+            "la_code": "886",
+            "phase": "primary",
+            "district": "Maidstone",
+        },
+        "upn": "H886200024001",
+        "year_group": "6",
+        "on_roll_from": "2019-09-04",
+        "characteristics": {
+            "sen_provision": "K",
+            "fsm_periods": [{"start": "2023-01-09"}],
+            "looked_after": False,
+            "child_in_need": False,
+            "child_protection_plan": False,
+            "ethnicity": "WBRI",
+        },
+    }
