@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -63,3 +63,25 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def asyncpg_connection(session: AsyncSession) -> Any | None:
+    """The asyncpg connection under ``session``'s transaction, or None off PostgreSQL.
+
+    For bulk paths that need what SQLAlchemy does not offer (COPY) or cannot do cheaply (a
+    prepared statement over arrays without compiling an expanding IN per call). The transaction
+    is begun first, so statements sent on the returned connection commit or roll back with the
+    session's.
+    """
+    conn = await session.connection()
+    if conn.dialect.name != "postgresql" or conn.dialect.driver != "asyncpg":
+        return None
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    if driver is None:  # pragma: no cover - a live pooled connection always has one
+        return None
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter opens the database transaction lazily, at the first
+        # statement: send one so that what follows on the raw connection is inside it.
+        await session.execute(text("SELECT 1"))
+    return driver

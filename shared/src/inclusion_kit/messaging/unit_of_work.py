@@ -9,6 +9,7 @@ Services subclass :class:`UnitOfWork` to add their repositories.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inclusion_kit.contracts.base import IntegrationEvent
 from inclusion_kit.contracts.envelope import Envelope
+from inclusion_kit.db.engine import asyncpg_connection
 from inclusion_kit.db.metadata import KitTables
 from inclusion_kit.messaging.context import (
     causation_id_var,
@@ -35,6 +37,9 @@ _INBOX_UNNEST = text(
     "CAST(:partitions AS integer[]), CAST(:offsets AS bigint[])) AS u(e, t, tp, p, o) "
     "ON CONFLICT DO NOTHING RETURNING event_id"
 )
+
+# From this many events a unit of work writes its outbox rows with COPY (PostgreSQL only).
+COPY_THRESHOLD = 64
 
 
 def notify_channel(source: str) -> str:
@@ -110,11 +115,7 @@ class UnitOfWork:
         for event in self.collect_new_events():
             self.emit(event)
         if self._pending:
-            now = datetime.now(UTC)
-            await self.session.execute(
-                insert(self.tables.outbox),
-                [outbox_row(envelope, now) for envelope in self._pending],
-            )
+            await self._write_outbox(datetime.now(UTC))
             if self.dialect == "postgresql":
                 # Delivered at commit; wakes the relay without waiting for its poll.
                 await self.session.execute(
@@ -122,6 +123,22 @@ class UnitOfWork:
                 )
         await self.session.commit()
         self._pending = []
+
+    async def _write_outbox(self, now: datetime) -> None:
+        rows = [outbox_row(envelope, now) for envelope in self._pending]
+        driver = await asyncpg_connection(self.session) if len(rows) >= COPY_THRESHOLD else None
+        if driver is None:
+            await self.session.execute(insert(self.tables.outbox), rows)
+            return
+        # Bulk units of work (a school's register: hundreds of events) write the outbox with COPY,
+        # in the same transaction: several times cheaper than a multi-row INSERT.
+        columns = [c for c in rows[0] if c != "headers"]
+        await driver.copy_records_to_table(
+            self.tables.outbox.name,
+            records=[(*(row[c] for c in columns), json.dumps(row["headers"])) for row in rows],
+            columns=[*columns, "headers"],
+            schema_name=self.tables.outbox.schema,
+        )
 
     async def rollback(self) -> None:
         self._pending = []
