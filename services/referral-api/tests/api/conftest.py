@@ -1,4 +1,9 @@
-"""An app on a fresh SQLite database with the schools reference list seeded and a frozen clock."""
+"""An app on a fresh database with the schools reference list seeded and a frozen clock.
+
+SQLite by default; a module that must also prove its behaviour on PostgreSQL (where bulk paths
+use COPY and asyncpg directly) parametrises the fixture:
+``pytestmark = pytest.mark.parametrize("api", ["sqlite", "postgresql"], indirect=True)``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import pytest
 from sqlalchemy import insert
 
 from inclusion_kit.auth import Role, mint_token
+from inclusion_kit.testing import infra
 from inclusion_kit.testing.fakes import FrozenClock
 from referral_api.adapters.orm import schools
 from referral_api.bootstrap import bootstrap
@@ -34,10 +40,25 @@ class Api:
 
 
 @pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'referral.db'}", http={"max_body_bytes": 65_536}
-    )
+async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
+    backend = getattr(request, "param", "sqlite")
+    admin_url, database = None, None
+    if backend == "postgresql":
+        admin_url = request.getfixturevalue("postgres_admin_url")
+        database = await infra.create_database(admin_url)
+        url = infra.database_url(admin_url, database)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'referral.db'}"
+    try:
+        async for api in _api(url):
+            yield api
+    finally:
+        if admin_url and database:
+            await infra.drop_database(admin_url, database)
+
+
+async def _api(url: str) -> AsyncIterator[Api]:
+    settings = Settings(database_url=url, http={"max_body_bytes": 65_536})
     kernel = bootstrap(settings)
     await kernel.migrate()
     async with kernel.engine.begin() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,10 @@ CATALOG = Path(__file__).resolve().parents[4] / "shared" / "catalog" / "schemas"
 ALEX = "H886200024001"
 SAM = "K886400023012"
 NDJSON = {"content-type": "application/x-ndjson"}
+
+
+# The PostgreSQL path (COPY, asyncpg arrays, the per-school lock) must behave exactly as SQLite's.
+pytestmark = pytest.mark.parametrize("api", ["sqlite", "postgresql"], indirect=True)
 
 
 def ndjson(*marks: dict[str, Any] | str) -> bytes:
@@ -88,6 +93,26 @@ async def test_marks_are_stored_and_evented_once_per_pupil(on_roll: Api) -> None
         ("2025-10-07", "AM", "L", "2024"),
     ]
     assert event["marks"][2]["minutes_late"] == 12
+    # The pupil's record was written: one audit row names the child (by reference) and submission.
+    log = tables.audit_log
+    async with on_roll.kernel.engine.connect() as conn:  # type: ignore[attr-defined]
+        audited = (
+            await conn.execute(
+                select(log.c.child_ref, log.c.resource_id, log.c.actor).where(
+                    log.c.resource_type == "attendance"
+                )
+            )
+        ).all()
+    assert [(r.child_ref, r.resource_id) for r in audited] == [(event["child_ref"], result["submission_id"])]
+
+
+async def test_two_submissions_for_one_school_at_once_store_each_mark_once(on_roll: Api) -> None:
+    body = ndjson(mark(ALEX, "2025-10-06", "AM", "/"), mark(ALEX, "2025-10-06", "PM", "/"))
+    first, second = await asyncio.gather(send(on_roll, body), send(on_roll, body))
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
+    results = sorted((r.json()["accepted"], r.json()["unchanged"]) for r in (first, second))
+    assert results == [(0, 2), (2, 0)]
+    assert len(await attendance_events(on_roll)) == 1
 
 
 async def test_resending_changes_nothing_and_a_changed_code_is_a_correction(on_roll: Api) -> None:

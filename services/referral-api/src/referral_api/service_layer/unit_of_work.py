@@ -39,5 +39,7 @@ class UnitOfWork(KitUnitOfWork):
             if change.pending_events:  # a roll change raises exactly one event, when recorded
                 self.emit(await publishing.roll_change_contract(change, self.schools))
         await super().commit()
-        for aggregate in [*self.referrals.seen.values(), *self.roll_changes.seen.values()]:
-            aggregate.pending_events.clear()
+        for referral in self.referrals.seen.values():
+            referral.pending_events.clear()
+        for change in self.roll_changes.seen.values():
+            change.pending_events.clear()

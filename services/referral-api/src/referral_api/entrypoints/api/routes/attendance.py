@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from inclusion_kit.audit import record_access
+from inclusion_kit.audit import record_access, record_access_many
 from inclusion_kit.auth import Principal, Role, require_roles
 from inclusion_kit.problems import PROBLEM_RESPONSES, ProblemError
 from inclusion_kit.pupils import URN
@@ -84,15 +84,27 @@ async def post_marks(
             raise ProblemError(422, str(exc), slug="unknown-school") from exc
         except attendance.TooManyMarks as exc:
             raise ProblemError(413, str(exc), slug="too-many-marks") from exc
-        # One audit entry per submission (the marks of many children; the submission id links them).
-        await record_access(
+        # One audit row per pupil whose record this submission changed (the submission id links
+        # them), and one for the submission itself, which is all a wholly rejected one leaves.
+        await record_access_many(
             uow.session,
             uow.tables,
             principal,
             action="create",
             resource_type="attendance",
             resource_id=result.submission_id,
+            child_refs=result.child_refs,
             purpose="attendance-marks",
         )
+        if not result.child_refs:
+            await record_access(
+                uow.session,
+                uow.tables,
+                principal,
+                action="create",
+                resource_type="attendance",
+                resource_id=result.submission_id,
+                purpose="attendance-marks",
+            )
         await uow.commit()
     return MarksResult.model_validate(result, from_attributes=True)
