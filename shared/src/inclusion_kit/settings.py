@@ -56,7 +56,9 @@ class HttpSettings(BaseModel):
 
 
 class RelaySettings(BaseModel):
-    batch_size: int = 500
+    # Rows per pass: a county day is hundreds of thousands of events, and each pass costs a
+    # fetch, a broker round trip and a delete whatever its size.
+    batch_size: int = 2000
     poll_interval_seconds: float = 0.5
     lock_retry_seconds: float = 2.0
     # Published rows are deleted (they are in Kafka); set true to keep them stamped with
