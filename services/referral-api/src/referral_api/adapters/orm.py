@@ -78,7 +78,9 @@ roll_changes = Table(
 Index("ix_roll_changes_kind_updated_at_id", roll_changes.c.kind, roll_changes.c.updated_at, roll_changes.c.id)
 Index("ix_roll_changes_school_urn", roll_changes.c.school_urn)
 
-# Who is on which school's roll, from new-pupil and deletion returns (attendance marks check it).
+# Who is on which school's roll, from new-pupil and deletion returns and the schools' roll
+# imports (attendance marks check it). Imports add the year group and census characteristics that
+# PupilEnrolmentRecorded carries; ``version`` counts those events per enrolment.
 roll = Table(
     "roll",
     metadata,
@@ -87,6 +89,11 @@ roll = Table(
     Column("upn", String(13), nullable=True),
     Column("on_roll_from", Date, nullable=False),
     Column("left_on", Date, nullable=True),
+    Column("year_group", String(3), nullable=True),
+    Column("person", JSON, nullable=True),  # personal data: names, date of birth, sex
+    Column("characteristics", JSON, nullable=True),  # special category data
+    Column("version", Integer, nullable=False, server_default="0"),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
 )
 Index("ix_roll_school_urn_upn", roll.c.school_urn, roll.c.upn)
 
@@ -107,7 +114,6 @@ attendance_marks = Table(
     Column("submission_id", String(64), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
-Index("ix_attendance_marks_submission_id", attendance_marks.c.submission_id)
 
 # Per pupil and school: the version carried by that pupil's AttendanceRecorded events.
 attendance_versions = Table(

@@ -11,7 +11,7 @@ from referral_api import __version__
 from referral_api.bootstrap import bootstrap
 from referral_api.config import Settings
 from referral_api.entrypoints.api.dependencies import Runtime
-from referral_api.entrypoints.api.routes import attendance, referrals, roll_changes, schools
+from referral_api.entrypoints.api.routes import attendance, referrals, roll, roll_changes, schools
 from referral_api.service_layer.handlers import Context
 
 
@@ -26,8 +26,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             "referrals, roll changes and attendance."
         ),
         version=__version__,
-        routers=[referrals.router, roll_changes.router, attendance.router, schools.router],
-        bulk_prefixes=["/attendance/", "/schools/import"],
+        routers=[referrals.router, roll_changes.router, roll.router, attendance.router, schools.router],
+        bulk_prefixes=["/attendance/", "/roll/schools/", "/schools/import"],
     )
     calendar = load_calendar(settings.calendar_path or settings.la_code)
     app.state.runtime = Runtime(
