@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from inclusion_kit.pupils import URN, LACode
 from referral_api.entrypoints.api.schemas import AddressIn, ChildIn, Strict
@@ -36,6 +36,52 @@ class EnquiryIn(Strict):
 class DeletionReturnIn(Strict):
     """A deletion return (regulation 13): the ground, when it was met, and what the regulations ask
     for. Fields needed only by some grounds are checked per ground."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "school_urn": "118001",
+                    "child": {
+                        "upn": "K886400023012",
+                        "forename": "Sam",
+                        "surname": "Example",
+                        "date_of_birth": "2011-05-04",
+                        "address": {"line1": "3 Example Lane", "town": "Dover", "postcode": "CT16 1AA"},
+                    },
+                    "ground": "9(1)(i)",
+                    "ground_met_on": "2025-11-07",
+                    "parents": [{"name": "Jo Example", "emergency_phone": "07700 900123"}],
+                    "absence_from": "2025-10-06",
+                    "absence_to": "2025-11-07",
+                    "absence_codes": ["N", "O"],
+                    "enquiries": [
+                        {
+                            "made_on": "2025-11-05",
+                            "by": "joint",
+                            "method": "home visit with the LA's officer",
+                            "outcome": "no answer; neighbours say the family left",
+                        }
+                    ],
+                },
+                {
+                    "school_urn": "118001",
+                    "child": {
+                        "upn": "K886400023012",
+                        "forename": "Sam",
+                        "surname": "Example",
+                        "date_of_birth": "2011-05-04",
+                        "address": {"line1": "3 Example Lane", "town": "Dover", "postcode": "CT16 1AA"},
+                    },
+                    "ground": "9(1)(f)",
+                    "ground_met_on": "2025-10-20",
+                    "deleted_on": "2025-10-20",
+                    "parents": [{"name": "Jo Example", "emergency_phone": "07700 900123"}],
+                    "parent_notice_received_on": "2025-10-20",
+                },
+            ]
+        }
+    )
 
     school_urn: URN
     child: ChildIn
@@ -74,6 +120,26 @@ class DeletionReturnIn(Strict):
 class AdmissionReturnIn(Strict):
     """A new-pupil return: due by the end of the fifth day after the pupil is entered on the
     admission register."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "school_urn": "118000",
+                    "child": {
+                        "upn": "H886200024001",
+                        "forename": "Alex",
+                        "surname": "Example",
+                        "date_of_birth": "2014-03-02",
+                    },
+                    "starting_day": "2025-11-10",
+                    "entered_on": "2025-11-10",
+                    "year_group": "6",
+                    "previous_school_urn": "118001",
+                }
+            ]
+        }
+    )
 
     school_urn: URN
     child: ChildIn

@@ -7,7 +7,7 @@ DfE identifiers (UPN with its check letter, URN) are validated at the edge.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -121,6 +121,16 @@ ReferralIn = Annotated[
 
 
 class TriageIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"decision": "accepted"},
+                {"decision": "redirected", "redirected_to": "Early Help Unit (Dover)"},
+                {"decision": "closed", "reason": "The child was found on the roll of a school in Medway."},
+            ]
+        }
+    )
+
     decision: Literal["accepted", "redirected", "closed"]
     redirected_to: str | None = Field(default=None, max_length=200, description="The named service.")
     reason: str | None = Field(default=None, max_length=1000)
@@ -151,3 +161,74 @@ class ReferralOut(BaseModel):
     redirected_to: str | None
     decided_at: datetime | None
     updated_at: datetime
+
+
+_CHILD_EXAMPLE = {
+    "upn": "H886200024001",
+    "forename": "Alex",
+    "surname": "Example",
+    "date_of_birth": "2014-03-02",
+    "address": {"line1": "1 Example Road", "town": "Maidstone", "postcode": "ME14 1AA"},
+}
+_SCHOOL = {"school_urn": "118000"}
+
+#: Named request examples for POST /referrals, one per kind (OpenAPI ``examples``).
+REFERRAL_EXAMPLES: dict[str, dict[str, Any]] = {
+    "child_missing_education": {
+        "summary": "A school reports a child missing education",
+        "value": {
+            "kind": "child_missing_education",
+            "child": _CHILD_EXAMPLE,
+            "referrer": _SCHOOL,
+            "school_urn": "118000",
+            "summary": "Not seen since 22 September; phone disconnected.",
+            "missing_education": {
+                "last_attended_on": "2025-09-22",
+                "last_contact_on": "2025-09-24",
+                "possible_whereabouts": "Family may have moved to Leeds",
+            },
+        },
+    },
+    "elective_home_education": {
+        "summary": "A school passes on a parent's notice of home education",
+        "value": {
+            "kind": "elective_home_education",
+            "child": _CHILD_EXAMPLE,
+            "referrer": _SCHOOL,
+            "school_urn": "118000",
+            "home_education": {"parent_notice_received_on": "2025-10-01", "intended_start_on": "2025-10-13"},
+        },
+    },
+    "attendance_concern": {
+        "summary": "A school's attendance concern",
+        "value": {
+            "kind": "attendance_concern",
+            "child": _CHILD_EXAMPLE,
+            "referrer": _SCHOOL,
+            "school_urn": "118000",
+            "attendance_concern": {
+                "attendance_percent": 81.5,
+                "unauthorised_sessions": 9,
+                "support_already_given": True,
+            },
+        },
+    },
+    "early_help": {
+        "summary": "An early help request from an agency",
+        "value": {
+            "kind": "early_help",
+            "child": _CHILD_EXAMPLE,
+            "referrer": {"agency_type": "health", "agency_name": "Maidstone school nursing team"},
+            "summary": "Family asking for support with a younger sibling's needs and mornings.",
+        },
+    },
+    "other_agency_concern": {
+        "summary": "Another agency's concern, child without a UPN",
+        "value": {
+            "kind": "other_agency_concern",
+            "child": {k: v for k, v in _CHILD_EXAMPLE.items() if k != "upn"},
+            "referrer": {"agency_type": "police", "agency_name": "Kent Police, Maidstone"},
+            "summary": "Child seen during school hours on several weekdays.",
+        },
+    },
+}

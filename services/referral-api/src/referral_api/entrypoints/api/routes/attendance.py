@@ -55,7 +55,14 @@ class MarksResult(BaseModel):
                             "code": {"type": "string", "example": "/"},
                             "minutes_late": {"type": "integer", "minimum": 0},
                         },
-                    }
+                    },
+                    "example": {
+                        "upn": "H886200024001",
+                        "date": "2025-10-06",
+                        "session": "AM",
+                        "code": "L",
+                        "minutes_late": 12,
+                    },
                 }
             },
         }

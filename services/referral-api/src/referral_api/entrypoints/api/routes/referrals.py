@@ -19,7 +19,7 @@ from referral_api.domain import commands
 from referral_api.domain.errors import IllegalTransition, UnknownSchool
 from referral_api.domain.model import Child, Decision, Referral, ReferralKind, ReferralStatus, Referrer
 from referral_api.entrypoints.api.dependencies import Runtime, runtime
-from referral_api.entrypoints.api.schemas import ReferralIn, ReferralOut, TriageIn
+from referral_api.entrypoints.api.schemas import REFERRAL_EXAMPLES, ReferralIn, ReferralOut, TriageIn
 from referral_api.entrypoints.api.writes import audited_page, audited_read, audited_write
 from referral_api.service_layer import handlers
 from referral_api.service_layer.unit_of_work import UnitOfWork
@@ -132,7 +132,7 @@ async def _in_scope(uow: UnitOfWork, referral: Referral | None, principal: Princ
     openapi_extra=idempotency_openapi(required=False),
 )
 async def submit(
-    body: Annotated[ReferralIn, Body()],
+    body: Annotated[ReferralIn, Body(openapi_examples=REFERRAL_EXAMPLES)],
     request: Request,
     principal: Annotated[Principal, Depends(SUBMITTERS)],
     rt: Annotated[Runtime, Depends(runtime)],
