@@ -10,13 +10,19 @@ lint:
 	$(UV) ruff format --check .
 
 typecheck:
-	$(UV) mypy shared/src
+	$(UV) mypy shared/src services/referral-api/src services/cme-tracker/src services/exclusions/src services/enforcement/src services/reporting/src
 
 imports:
 	$(UV) lint-imports
 
+# The committed catalogue is what the registry builds, and no contract breaks its subscribers:
+# compared with where this branch left main (a pull request) or with the parent commit (main).
 catalog:
 	$(UV) inclusion-kit catalog check
+	@base=$$(git merge-base HEAD origin/main 2>/dev/null); \
+	if [ -z "$$base" ] || [ "$$base" = "$$(git rev-parse HEAD)" ]; then base=$$(git rev-parse -q --verify HEAD^ 2>/dev/null); fi; \
+	if [ -n "$$base" ]; then $(UV) inclusion-kit catalog compat --baseline $$base; \
+	else echo "catalog compat: no earlier commit in this clone to compare with (shallow clone?)"; fi
 
 # Integration tests need PostgreSQL and Kafka: eval "$$(deploy/local/up.sh)" first.
 pytest:
