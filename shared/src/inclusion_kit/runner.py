@@ -11,10 +11,14 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from inclusion_kit.observability import configure_logging
 from inclusion_kit.settings import ServiceSettings
+
+
+class CliMain(Protocol):
+    def __call__(self, argv: Sequence[str] | None = None) -> int: ...
 
 
 def service_cli(
@@ -22,7 +26,7 @@ def service_cli(
     settings_factory: Callable[[], ServiceSettings],
     kernel_factory: Callable[[Any], Any],
     app_factory: Callable[[Any], Any],
-) -> Callable[[Sequence[str] | None], int]:
+) -> CliMain:
     # uvicorn's worker processes import the app themselves: they need its import path.
     app_path = f"{app_factory.__module__}:{app_factory.__name__}"
 
