@@ -1,6 +1,7 @@
 """Schools through the API: the list and its filters, one school, and the CSV import.
 
-``schools_api`` is the ``api`` fixture (the app on SQLite with the two seeded schools).
+``schools_api`` is the ``api`` fixture (the app with the two seeded schools), on SQLite and on
+PostgreSQL (the import upserts, and the LAESTAB hand-over between schools, differ by dialect).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from referral_api.adapters.orm import schools, tables
 from referral_api.entrypoints.api.routes import schools as schools_routes
 
 from .conftest import Api
+
+BOTH = pytest.mark.parametrize("api", ["sqlite", "postgresql"], indirect=True)
 
 ADMIN, OFFICER, SCHOOL = Role.ADMIN, Role.OFFICER, Role.SCHOOL
 CSV = {"Content-Type": "text/csv"}
@@ -102,6 +105,7 @@ def is_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 # -- reading -----------------------------------------------------------------------------------
 
 
+@BOTH
 async def test_any_role_lists_schools_in_urn_order(schools_api: Api) -> None:
     for role in (SCHOOL, OFFICER, Role.EARLY_HELP, Role.MANAGER, ADMIN):
         response = await schools_api.client.get("/schools", headers=schools_api.token(role, urns=("118000",)))
@@ -123,6 +127,7 @@ async def test_any_role_lists_schools_in_urn_order(schools_api: Api) -> None:
     assert is_problem(await schools_api.client.get("/schools"), 401)
 
 
+@BOTH
 async def test_list_filters_and_pages(schools_api: Api) -> None:
     assert (await post_csv(schools_api, FILE, la_code="886")).status_code == 200
     headers = schools_api.token(OFFICER)
@@ -159,6 +164,7 @@ def test_the_phase_filter_lists_every_phase() -> None:
     assert set(get_args(schools_routes.PhaseName)) == {p.value for p in Phase}
 
 
+@BOTH
 async def test_read_one_school(schools_api: Api) -> None:
     headers = schools_api.token(SCHOOL, urns=("118000",))
     response = await schools_api.client.get("/schools/118001", headers=headers)
@@ -171,6 +177,7 @@ async def test_read_one_school(schools_api: Api) -> None:
 # -- importing ---------------------------------------------------------------------------------
 
 
+@BOTH
 async def test_admin_imports_a_gias_file(schools_api: Api) -> None:
     response = await post_csv(schools_api, FILE.encode("cp1252"), la_code="886")
     assert response.status_code == 200, response.text
@@ -195,6 +202,7 @@ async def test_admin_imports_a_gias_file(schools_api: Api) -> None:
     assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 5)
 
 
+@BOTH
 async def test_only_admins_import(schools_api: Api) -> None:
     for role in (OFFICER, SCHOOL, Role.MANAGER, Role.EARLY_HELP):
         is_problem(await post_csv(schools_api, FILE, role), 403)
@@ -203,6 +211,7 @@ async def test_only_admins_import(schools_api: Api) -> None:
         assert len((await conn.execute(select(schools.c.urn))).all()) == 2  # nothing imported
 
 
+@BOTH
 async def test_a_body_that_is_not_csv_is_a_problem(schools_api: Api) -> None:
     headers = schools_api.token(ADMIN)
     response = await schools_api.client.post("/schools/import", json={"urn": "118000"}, headers=headers)
@@ -217,6 +226,7 @@ async def test_a_body_that_is_not_csv_is_a_problem(schools_api: Api) -> None:
     is_problem(await post_csv(schools_api, FILE, la_code="88"), 422)
 
 
+@BOTH
 async def test_an_explicit_charset_is_honoured(schools_api: Api) -> None:
     text = gias([["118000", "886", "2000", "École Primaire", "Community school", "Open", "Primary", "Dover"]])
     headers = {**schools_api.token(ADMIN), "Content-Type": "text/csv; charset=windows-1252"}
@@ -228,6 +238,7 @@ async def test_an_explicit_charset_is_honoured(schools_api: Api) -> None:
     assert school["name"] == "École Primaire"
 
 
+@BOTH
 async def test_imported_phase_and_district_flow_into_referral_events(schools_api: Api) -> None:
     assert (await post_csv(schools_api, FILE)).status_code == 200
     referral = {
@@ -252,6 +263,7 @@ async def test_imported_phase_and_district_flow_into_referral_events(schools_api
     assert (school["phase"], school["district"], school["laestab"]) == ("special", "Swale", "8867001")
 
 
+@BOTH
 async def test_the_openapi_document_describes_the_schools_routes(schools_api: Api) -> None:
     document = (await schools_api.client.get("/openapi.json")).json()
     operation = document["paths"]["/schools/import"]["post"]
