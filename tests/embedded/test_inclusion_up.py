@@ -45,6 +45,8 @@ def start(data_dir: Path, port: int) -> subprocess.Popen[str]:
             str(data_dir),
             "--port",
             str(port),
+            "--demo",
+            "tiny",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -35,8 +35,10 @@ import reporting.bootstrap
 import reporting.config
 import reporting.entrypoints.api.app
 from inclusion_kit.auth import Role, mint_token
+from inclusion_kit.calendar import london_today
 from inclusion_kit.messaging.embedded import EmbeddedBus
 from inclusion_kit.settings import AuthSettings, ServiceSettings
+from inclusion_platform.demo import DemoCounty, DemoLoader, Endpoints, Progress, Size, demo_tokens
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +106,16 @@ def role_tokens(auth: AuthSettings) -> dict[str, str]:
     }
 
 
+DEMO_MARKER = "demo-loaded"
+
+
 async def run(
-    data_dir: Path, host: str, first_port: int, stop: asyncio.Event, announce: Callable[[str], None] = print
+    data_dir: Path,
+    host: str,
+    first_port: int,
+    stop: asyncio.Event,
+    announce: Callable[[str], None] = print,
+    demo: Size | None = None,
 ) -> None:
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     kernels = []
@@ -145,8 +155,10 @@ async def run(
         for role, token in role_tokens(servers[0][2].auth).items():
             lines.append(f"  {role}: {token}")
         lines.append("")
-        lines.append("The services' domain APIs arrive with their issues; Ctrl-C stops, and data is kept.")
+        lines.append("Ctrl-C stops; the data is kept and used on the next start.")
         announce("\n".join(lines))
+        if demo is not None and not (data_dir / DEMO_MARKER).exists():
+            await _load_demo(data_dir, host, first_port, demo, servers[0][2].auth, announce)
     await stop.wait()
     for _entry, server, _ in servers:
         server.should_exit = True
@@ -156,3 +168,31 @@ async def run(
         await kernel.dispose()
     for task in failed:
         raise task.exception()  # type: ignore[misc]
+
+
+async def _load_demo(
+    data_dir: Path,
+    host: str,
+    first_port: int,
+    size: Size,
+    auth: AuthSettings,
+    announce: Callable[[str], None],
+) -> None:
+    """The demo county, through the services' own HTTP APIs (in a thread: the servers run on this
+    loop). Loaded once per data directory; a failure is reported, not fatal."""
+    county = DemoCounty(size, today=london_today())
+    announce(
+        f"Loading the demo county: {len(county.schools)} schools, {county.total_pupils} pupils, "
+        f"{len(county.school_days())} school days of registers ..."
+    )
+    endpoints = Endpoints(*(f"http://{host}:{first_port + i}" for i in range(len(SERVICES))))
+    loader = DemoLoader(county, endpoints, demo_tokens(auth), progress=Progress())
+    report = await asyncio.to_thread(loader.run)
+    if report.problems:
+        announce("The demo county loaded with problems:\n  " + "\n  ".join(report.problems[:10]))
+        return
+    (data_dir / DEMO_MARKER).write_text(f"{size}\n")
+    announce(
+        f"Demo county loaded: {report.pupils} pupils, {report.marks_accepted} marks, "
+        f"{report.referrals} referrals, {report.admissions} admissions."
+    )
