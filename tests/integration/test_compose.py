@@ -47,7 +47,12 @@ class Svc:
 
 
 SERVICES = (
-    Svc("referral-api", "REFERRAL_", "referral", ("/referrals", "/roll-changes", "/roll", "/attendance", "/schools")),
+    Svc(
+        "referral-api",
+        "REFERRAL_",
+        "referral",
+        ("/referrals", "/roll-changes", "/roll", "/attendance", "/schools"),
+    ),
     Svc("cme-tracker", "CME_", "cme", ("/cme", "/ehe")),
     Svc("exclusions", "EXCLUSIONS_", "exclusions", ("/exclusions", "/suspensions", "/part-time-timetables")),
     Svc(
