@@ -537,7 +537,14 @@ def require_roles(*roles: Role | str) -> Callable[..., Coroutine[Any, Any, Princ
         return principal
 
     dependency.__name__ = f"require_roles_{'_'.join(sorted(str(r) for r in wanted))}"
+    # Read by inclusion_kit.service.document_roles (OpenAPI ``x-roles``), the docs and the
+    # authorisation-matrix tests: the roles a route admits, from the route itself.
+    setattr(dependency, REQUIRED_ROLES_ATTRIBUTE, wanted)
     return dependency
+
+
+#: The attribute a :func:`require_roles` dependency carries its admitted roles in.
+REQUIRED_ROLES_ATTRIBUTE = "required_roles"
 
 
 def ensure_can_see_school(principal: Principal, urn: str | None) -> None:

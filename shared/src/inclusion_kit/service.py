@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -353,4 +354,69 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router)
+    document_roles(app)
     return app
+
+
+def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """Every APIRoute, also inside included routers (FastAPI may keep an included router as one
+    entry holding the original router rather than copying its routes into the app)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        else:
+            inner = getattr(route, "original_router", None) or getattr(route, "router", None)
+            if inner is not None and inner is not route:
+                yield from api_routes(getattr(inner, "routes", ()))
+
+
+def route_roles(route: APIRoute) -> frozenset[str] | None:
+    """The roles a route admits (from its ``require_roles`` dependencies), or None when it needs
+    no particular role (public, or any signed-in principal)."""
+    from inclusion_kit.auth import REQUIRED_ROLES_ATTRIBUTE
+
+    found: frozenset[str] | None = None
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        roles = getattr(dependant.call, REQUIRED_ROLES_ATTRIBUTE, None)
+        if roles is not None:
+            names = frozenset(str(r) for r in roles)
+            found = names if found is None else found & names
+        pending.extend(dependant.dependencies)
+    return found
+
+
+def _needs_principal(route: APIRoute) -> bool:
+    from inclusion_kit.auth import current_principal
+
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        if dependant.call is current_principal:
+            return True
+        pending.extend(dependant.dependencies)
+    return False
+
+
+def document_roles(app: FastAPI) -> None:
+    """State each operation's roles in its OpenAPI description and as ``x-roles``, from the route's
+    own dependencies, so the documentation cannot drift from the code."""
+    for route in api_routes(app.routes):
+        if not route.include_in_schema:
+            continue
+        roles = route_roles(route)
+        if roles is None:
+            if not _needs_principal(route):
+                continue
+            from inclusion_kit.auth import Role
+
+            roles = frozenset(str(r) for r in Role)
+            line = (
+                "Roles: any signed-in role (what it returns is limited to the caller's schools or districts)."
+            )
+        else:
+            line = f"Roles: {', '.join(sorted(roles))}."
+        route.openapi_extra = {**(route.openapi_extra or {}), "x-roles": sorted(roles)}
+        if line not in (route.description or ""):
+            route.description = f"{route.description}\n\n{line}" if route.description else line
