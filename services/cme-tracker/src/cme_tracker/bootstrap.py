@@ -6,8 +6,11 @@ from pathlib import Path
 
 from cme_tracker.adapters.orm import tables
 from cme_tracker.config import Settings
-from cme_tracker.service_layer.handlers import CONSUMERS
+from cme_tracker.domain.model import Rules
+from cme_tracker.service_layer.handlers import Context, consumers
 from cme_tracker.service_layer.unit_of_work import UnitOfWork
+from inclusion_kit.calendar import load_calendar
+from inclusion_kit.clock import Clock, SystemClock
 from inclusion_kit.contracts.catalogue import PUBLIC_EVENTS
 from inclusion_kit.service import ServiceKernel
 
@@ -15,13 +18,37 @@ SOURCE = "inclusion/cme-tracker"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def bootstrap(settings: Settings | None = None) -> ServiceKernel[UnitOfWork]:
+def context(settings: Settings, clock: Clock | None = None) -> Context:
+    r = settings.rules
+    return Context(
+        clock=clock or SystemClock(),
+        calendar=load_calendar(settings.calendar_path or settings.la_code),
+        rules=Rules(
+            review_months=r.review_months,
+            placement_target_days=r.placement_target_days,
+            located_target_days=r.located_target_days,
+            checklist=tuple(r.checklist),
+            ehe_first_contact_months=r.ehe_first_contact_months,
+            ehe_visit_offer_months=r.ehe_visit_offer_months,
+            ehe_review_months=r.ehe_review_months,
+        ),
+        offrolling_ratio=settings.offrolling.ratio_to_county,
+        offrolling_min_removals=settings.offrolling.min_removals,
+        offrolling_not_counted=frozenset(settings.offrolling.not_counted_grounds),
+    )
+
+
+def bootstrap(
+    settings: Settings | None = None, *, clock: Clock | None = None, ctx: Context | None = None
+) -> ServiceKernel[UnitOfWork]:
+    settings = settings or Settings()
+    ctx = ctx or context(settings, clock)
     return ServiceKernel(
-        settings=settings or Settings(),
+        settings=settings,
         source=SOURCE,
         migrations=MIGRATIONS,
         tables=tables,
         registry=PUBLIC_EVENTS,
         uow_class=UnitOfWork,
-        consumers=CONSUMERS,
+        consumers=consumers(ctx),
     )
