@@ -10,11 +10,20 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from inclusion_kit.observability import configure_logging
 from inclusion_kit.settings import ServiceSettings
+
+
+@dataclass(frozen=True)
+class ExtraCommand:
+    """A service-specific subcommand: ``main`` receives the arguments after the command's name."""
+
+    help: str
+    main: Callable[[Sequence[str]], int]
 
 
 class CliMain(Protocol):
@@ -26,7 +35,10 @@ def service_cli(
     settings_factory: Callable[[], ServiceSettings],
     kernel_factory: Callable[[Any], Any],
     app_factory: Callable[[Any], Any],
+    commands: Mapping[str, ExtraCommand] | None = None,
 ) -> CliMain:
+    """The service's command line. ``commands`` adds service-specific subcommands (shown in
+    ``--help``), each given the arguments after its name."""
     # uvicorn's worker processes import the app themselves: they need its import path.
     app_path = f"{app_factory.__module__}:{app_factory.__name__}"
 
@@ -46,7 +58,12 @@ def service_cli(
         worker.add_argument("--metrics-port", type=int, default=None, help="serve /metrics on this port")
         sub.add_parser("migrate", help="upgrade the database schema to the code's head and exit")
         sub.add_parser("dlt-replay", help="re-dispatch dead letters through the normal path")
-        args = parser.parse_args(argv)
+        for name, extra in (commands or {}).items():
+            sub.add_parser(name, help=extra.help, add_help=False)
+        given = list(sys.argv[1:] if argv is None else argv)
+        if given and commands and given[0] in commands:
+            return commands[given[0]].main(given[1:])
+        args = parser.parse_args(given)
 
         settings = settings_factory()
         configure_logging(settings.service_name, level=settings.log_level, json_lines=settings.log_json)

@@ -43,7 +43,7 @@ from inclusion_kit.messaging.kafka import (
     make_consumer,
     make_producer,
 )
-from inclusion_kit.messaging.relay import OutboxRelay
+from inclusion_kit.messaging.relay import OutboxRelay, advisory_lock_key
 from inclusion_kit.messaging.unit_of_work import UnitOfWork
 from inclusion_kit.observability import RequestContextMiddleware, ServiceMetrics
 from inclusion_kit.pagination import install_pagination
@@ -65,6 +65,21 @@ class ConsumerSpec(Generic[U]):
     batch_handlers: Mapping[str, BatchHandler[U]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PeriodicTask:
+    """A scheduled job of a service (overdue reviews, missed deadlines): run by the worker in
+    Kafka mode and by ``inclusion up`` in embedded mode, every ``interval_seconds``.
+
+    ``run`` must be idempotent and safe to repeat (it is retried on the next tick after a failure);
+    what it emits goes through a unit of work like any other write. On PostgreSQL one replica
+    runs it at a time (a session advisory lock per service and task); the others skip that tick.
+    """
+
+    name: str
+    run: Callable[[], Awaitable[object]]
+    interval_seconds: float = 300.0
+
+
 @dataclass
 class ServiceKernel(Generic[U]):
     settings: ServiceSettings
@@ -74,6 +89,7 @@ class ServiceKernel(Generic[U]):
     registry: EventRegistry
     uow_class: Callable[[async_sessionmaker[AsyncSession], KitTables, str], U]
     consumers: Sequence[ConsumerSpec[U]] = ()
+    periodic: Sequence[PeriodicTask] = ()
     metrics: ServiceMetrics = field(init=False)
     _engine: AsyncEngine | None = field(default=None, init=False)
 
@@ -169,6 +185,10 @@ class ServiceKernel(Generic[U]):
             tasks = [
                 asyncio.create_task(relay.run(stop), name="relay"),
                 asyncio.create_task(self._watch_outbox(relay, stop), name="outbox-metrics"),
+                *(
+                    asyncio.create_task(self.run_periodic(task, stop), name=f"periodic:{task.name}")
+                    for task in self.periodic
+                ),
             ]
             for dispatcher in dispatchers:
                 consumer = make_consumer(
@@ -210,6 +230,37 @@ class ServiceKernel(Generic[U]):
             for consumer in consumers:
                 await consumer.stop()
             await producer.stop()
+
+    async def run_periodic(self, task: PeriodicTask, stop: asyncio.Event) -> None:
+        """Run ``task`` every ``interval_seconds`` until ``stop``; a failed run is logged and the
+        next tick tries again."""
+        key = advisory_lock_key(f"{self.source}:periodic:{task.name}")
+        while not stop.is_set():
+            try:
+                await self._run_once_locked(task, key)
+            except Exception:
+                log.exception(
+                    "periodic task failed", extra={"service": self.settings.service_name, "task": task.name}
+                )
+            try:
+                await asyncio.wait_for(stop.wait(), task.interval_seconds)
+            except TimeoutError:
+                pass
+
+    async def _run_once_locked(self, task: PeriodicTask, key: int) -> None:
+        if self.engine.dialect.name != "postgresql":
+            await task.run()
+            return
+        async with self.engine.connect() as conn:
+            got = await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})
+            await conn.commit()
+            if not got:
+                return  # another replica is running it
+            try:
+                await task.run()
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                await conn.commit()
 
     async def _watch_outbox(self, relay: OutboxRelay, stop: asyncio.Event) -> None:
         last_total = 0

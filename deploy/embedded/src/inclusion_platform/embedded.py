@@ -134,6 +134,12 @@ async def run(
     )
     tasks = [asyncio.create_task(server.serve(), name=entry.name) for entry, server, _ in servers]
     tasks.append(asyncio.create_task(bus.run(stop), name="embedded-bus"))
+    # Scheduled jobs (overdue reviews, missed deadlines) as the workers run them in Kafka mode.
+    tasks += [
+        asyncio.create_task(kernel.run_periodic(job, stop), name=f"periodic:{job.name}")
+        for kernel in kernels
+        for job in kernel.periodic
+    ]
     while not all(server.started for _, server, _ in servers):
         if any(t.done() for t in tasks):
             break
