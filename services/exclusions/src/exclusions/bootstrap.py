@@ -9,20 +9,22 @@ from exclusions.adapters.orm import tables
 from exclusions.config import Settings
 from exclusions.domain.reason_codes import ReasonCodeSet
 from exclusions.domain.rules import Policy
+from exclusions.service_layer import scheduler
 from exclusions.service_layer.handlers import CONSUMERS, Context
 from exclusions.service_layer.unit_of_work import UnitOfWork
 from inclusion_kit.calendar import load_calendar
 from inclusion_kit.clock import Clock, SystemClock
 from inclusion_kit.contracts.catalogue import PUBLIC_EVENTS
-from inclusion_kit.service import ServiceKernel
+from inclusion_kit.service import PeriodicTask, ServiceKernel
 
 SOURCE = "inclusion/exclusions"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def bootstrap(settings: Settings | None = None) -> ServiceKernel[UnitOfWork]:
-    return ServiceKernel(
-        settings=settings or Settings(),
+def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> ServiceKernel[UnitOfWork]:
+    settings = settings or Settings()
+    kernel = ServiceKernel(
+        settings=settings,
         source=SOURCE,
         migrations=MIGRATIONS,
         tables=tables,
@@ -30,6 +32,17 @@ def bootstrap(settings: Settings | None = None) -> ServiceKernel[UnitOfWork]:
         uow_class=UnitOfWork,
         consumers=CONSUMERS,
     )
+    ctx = context(settings, clock)
+
+    async def scheduled_checks() -> object:
+        return await scheduler.run_once(kernel.uow, ctx)
+
+    # Missed sixth-day provision and part-time timetable alerts: run by `exclusions worker` and by
+    # `inclusion up` (the kit's periodic tasks); `exclusions scheduler --once` runs one pass.
+    kernel.periodic = [
+        PeriodicTask("scheduled-checks", scheduled_checks, settings.scheduler_interval_seconds)
+    ]
+    return kernel
 
 
 def reason_codes(settings: Settings) -> ReasonCodeSet:

@@ -15,23 +15,15 @@ from inclusion_kit.clock import Clock
 async def run(
     settings: Settings, stop: asyncio.Event, clock: Clock | None = None, metrics_port: int | None = None
 ) -> None:
-    kernel = bootstrap(settings)
+    """The relay, the roll consumers and the scheduled checks (a kit periodic task)."""
+    kernel = bootstrap(settings, clock)
     try:
         await kernel.check_schema()
         if metrics_port is not None:
             from prometheus_client import start_http_server
 
             start_http_server(metrics_port, registry=kernel.metrics.registry)
-        checks = asyncio.create_task(
-            scheduler.run_forever(
-                kernel.uow, context(settings, clock), stop, settings.scheduler_interval_seconds
-            )
-        )
-        try:
-            await kernel.run_worker(stop)
-        finally:
-            stop.set()
-            await checks
+        await kernel.run_worker(stop)
     finally:
         await kernel.dispose()
 
