@@ -7,12 +7,12 @@ from pathlib import Path
 from cme_tracker.adapters.orm import tables
 from cme_tracker.config import Settings
 from cme_tracker.domain.model import Rules
-from cme_tracker.service_layer.handlers import Context, consumers
+from cme_tracker.service_layer.handlers import Context, check_reviews, consumers
 from cme_tracker.service_layer.unit_of_work import UnitOfWork
 from inclusion_kit.calendar import load_calendar
 from inclusion_kit.clock import Clock, SystemClock
 from inclusion_kit.contracts.catalogue import PUBLIC_EVENTS
-from inclusion_kit.service import ServiceKernel
+from inclusion_kit.service import PeriodicTask, ServiceKernel
 
 SOURCE = "inclusion/cme-tracker"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -43,7 +43,7 @@ def bootstrap(
 ) -> ServiceKernel[UnitOfWork]:
     settings = settings or Settings()
     ctx = ctx or context(settings, clock)
-    return ServiceKernel(
+    kernel = ServiceKernel(
         settings=settings,
         source=SOURCE,
         migrations=MIGRATIONS,
@@ -52,3 +52,12 @@ def bootstrap(
         uow_class=UnitOfWork,
         consumers=consumers(ctx),
     )
+    context_for_reviews = ctx
+
+    async def overdue_reviews() -> object:
+        return await check_reviews(kernel.uow, context_for_reviews)
+
+    # CmeReviewOverdue once per case and overdue period: run by `cme-tracker worker` and by
+    # `inclusion up` (a kit periodic task); `cme-tracker reviews` runs one pass by hand or cron.
+    kernel.periodic = [PeriodicTask("overdue-reviews", overdue_reviews, settings.reviews_interval_seconds)]
+    return kernel
