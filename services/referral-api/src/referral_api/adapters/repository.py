@@ -32,6 +32,13 @@ class SchoolRepository:
         row = (await self.session.execute(select(schools).where(schools.c.urn == urn))).mappings().first()
         return dict(row) if row else None
 
+    async def year_group(self, school_urn: str, child_ref: str) -> str | None:
+        """The child's year group on the school's roll, where a roll import gave one."""
+        value = await self.session.scalar(
+            select(roll.c.year_group).where(roll.c.school_urn == school_urn, roll.c.child_ref == child_ref)
+        )
+        return str(value) if value else None
+
 
 class ChildRepository:
     def __init__(self, session: AsyncSession) -> None:

@@ -151,6 +151,15 @@ async def roll_change_contract(change: RollChange, schools: SchoolRepository) ->
             parents=[roll_contracts.ParentContact(**p) for p in d.get("parents", [])],
             parent_notice_received_on=d.get("parent_notice_received_on"),
             education_unknown=d["education_unknown"],
+            year_group=await schools.year_group(change.school_urn, change.child_ref),
+            evidence=roll_contracts.DeletionEvidence(
+                leave_ended_on=d.get("leave_ended_on"),
+                absence_from=d.get("absence_from"),
+                absence_to=d.get("absence_to"),
+                absence_codes=d.get("absence_codes", []),
+                excluded_on=d.get("excluded_on"),
+                enquiries=[roll_contracts.Enquiry(**e) for e in d.get("enquiries", [])],
+            ),
         )
     return roll_contracts.PupilAddedToRoll(
         **base,

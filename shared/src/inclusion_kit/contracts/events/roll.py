@@ -59,6 +59,31 @@ class Destination(BaseModel):
     new_address_from: date | None = None
 
 
+class Enquiry(BaseModel):
+    """A reasonable enquiry made before the deletion (grounds (h) and (i) need joint ones)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    made_on: date
+    by: str = Field(description="school, local_authority or joint")
+    method: str = Field(description="e.g. home visit, phone, other LA, police")
+    outcome: str = Field(**x_pii("What the enquiry found: may name people or places."))
+
+
+class DeletionEvidence(BaseModel):
+    """What the school gave for its ground (DOMAIN.md §5.2), as the front door accepted it: what
+    the off-rolling watch checks returns against."""
+
+    model_config = ConfigDict(frozen=True)
+
+    leave_ended_on: date | None = Field(default=None, description="Ground (h).")
+    absence_from: date | None = Field(default=None, description="Ground (i).")
+    absence_to: date | None = Field(default=None, description="Ground (i).")
+    absence_codes: list[str] = Field(default_factory=list, description="Ground (i): codes over the period.")
+    excluded_on: date | None = Field(default=None, description="Ground (o).")
+    enquiries: list[Enquiry] = Field(default_factory=list)
+
+
 class PupilRemovedFromRoll(IntegrationEvent):
     """A school's deletion return: a pupil's name is (or is about to be) removed from its admission
     register on a regulation 9(1) ground.
@@ -83,6 +108,10 @@ class PupilRemovedFromRoll(IntegrationEvent):
     )
     education_unknown: bool
     received_at: datetime
+    year_group: str | None = Field(
+        default=None, description="The pupil's year group on this school's roll, where the roll gives it."
+    )
+    evidence: DeletionEvidence | None = Field(default=None, description="Absent in returns before v1.1.")
 
     example: ClassVar[dict[str, Any] | None] = {
         "child_ref": "c-5f0e3a9b2c1d4e7f",
@@ -110,6 +139,20 @@ class PupilRemovedFromRoll(IntegrationEvent):
         "parents": [{"name": "Jo Example", "emergency_phone": "07700 900123"}],
         "education_unknown": True,
         "received_at": datetime(2025, 11, 10, 10, 0, tzinfo=UTC),
+        "year_group": "9",
+        "evidence": {
+            "absence_from": "2025-10-06",
+            "absence_to": "2025-11-07",
+            "absence_codes": ["N", "O"],
+            "enquiries": [
+                {
+                    "made_on": "2025-11-05",
+                    "by": "joint",
+                    "method": "home visit with the LA's officer",
+                    "outcome": "no answer; neighbours say the family left",
+                }
+            ],
+        },
     }
 
 
