@@ -25,8 +25,14 @@ catalog:
 	else echo "catalog compat: no earlier commit in this clone to compare with (shallow clone?)"; fi
 
 # Integration tests need PostgreSQL and Kafka: eval "$$(deploy/local/up.sh)" first.
+# The kit and cross-service tests in one process, then one process per service (each service's
+# tests are a package named `tests`); every run happens, and the target fails if any failed.
+SERVICE_TESTS := $(wildcard services/*/tests)
 pytest:
-	$(UV) pytest
+	@status=0; \
+	$(UV) pytest || status=1; \
+	for dir in $(SERVICE_TESTS); do $(UV) pytest $$dir || status=1; done; \
+	exit $$status
 
 bench-smoke:
 	$(UV) python bench/bus.py --events 2000 --repeat 1
