@@ -117,8 +117,8 @@ class ServiceKernel(Generic[U]):
             _ensure_sqlite_dir(self.settings.database_url)
         await upgrade_async(self.migrations, self.settings.database_url)
 
-    async def check_schema(self) -> None:
-        await assert_schema_current(self.engine, self.migrations)
+    async def check_schema(self, *, allow_newer: bool = False) -> None:
+        await assert_schema_current(self.engine, self.migrations, allow_newer=allow_newer)
 
     async def dispose(self) -> None:
         if self._engine is not None:
@@ -176,7 +176,11 @@ class ServiceKernel(Generic[U]):
         topics = set(self.registry.topics()) | set(self.dead_letter_topics())
         for d in dispatchers:
             topics.update(d.topics)
-        await ensure_topics(kafka, {prefix + t for t in topics})
+        await ensure_topics(
+            kafka,
+            {prefix + t for t in topics},
+            create=self.settings.mode in ("local", "test"),
+        )
         producer = make_producer(kafka, client_id=f"{self.settings.service_name}-relay")
         await producer.start()
         consumers = []
@@ -384,18 +388,21 @@ def create_service_app(
         try:
             async with kernel.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-            await kernel.check_schema()
+            # A newer release's migration (expand-then-contract) keeps this pod serving.
+            await kernel.check_schema(allow_newer=True)
             checks["database"] = "ok"
         except Exception as exc:
             ok = False
             checks["database"] = f"failed: {type(exc).__name__}"
         if settings.bus == "kafka":
+            # Reported, not required: the API writes to the outbox, and the worker delivers when
+            # the broker is back. Failing readiness would take every API out of rotation for a
+            # broker outage that loses nothing.
             try:
                 await check_broker(settings.kafka, 3.0)
                 checks["kafka"] = "ok"
             except Exception as exc:
-                ok = False
-                checks["kafka"] = f"failed: {type(exc).__name__}"
+                checks["kafka"] = f"unreachable: {type(exc).__name__} (events wait in the outbox)"
         body = {"status": "ready" if ok else "not ready", "checks": checks}
         return JSONResponse(body, status_code=200 if ok else 503)
 

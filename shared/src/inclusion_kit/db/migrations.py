@@ -49,14 +49,28 @@ def head_revisions(script_location: Path) -> set[str]:
     return set(script.get_heads())
 
 
+def known_revisions(script_location: Path) -> set[str]:
+    script = ScriptDirectory.from_config(alembic_config(script_location, "sqlite://"))
+    return {revision.revision for revision in script.walk_revisions()}
+
+
 async def current_revisions(engine: AsyncEngine) -> set[str]:
     async with engine.connect() as conn:
         return await conn.run_sync(lambda sync: set(MigrationContext.configure(sync).get_current_heads()))
 
 
-async def assert_schema_current(engine: AsyncEngine, script_location: Path) -> None:
+async def assert_schema_current(
+    engine: AsyncEngine, script_location: Path, *, allow_newer: bool = False
+) -> None:
+    """Raise unless the database is at the code's head revision.
+
+    ``allow_newer`` (readiness of running pods) also accepts a database at revisions this code does
+    not know: a newer release's migrate job has run, and migrations are written expand-then-contract
+    so the release before can keep serving until it is replaced. A start-up still needs the head."""
     heads = head_revisions(script_location)
     current = await current_revisions(engine)
+    if allow_newer and current and not (current & known_revisions(script_location)):
+        return
     if current != heads:
         raise StaleSchemaError(
             f"database schema is at {sorted(current) or 'no revision'}, code expects {sorted(heads)}: "

@@ -71,11 +71,22 @@ def make_consumer(
     )
 
 
+class MissingTopics(RuntimeError):
+    pass
+
+
 async def ensure_topics(
-    settings: KafkaSettings, topics: Iterable[str], *, partitions: int = 3, replication_factor: int = 1
+    settings: KafkaSettings,
+    topics: Iterable[str],
+    *,
+    partitions: int = 3,
+    replication_factor: int = 1,
+    create: bool = True,
 ) -> None:
-    """Create missing topics (idempotent). Production declares topics in deploy/kafka; this keeps
-    local runs and tests independent of the broker's auto-create setting."""
+    """Create missing topics (idempotent), for local runs and tests, independent of the broker's
+    auto-create setting. With ``create=False`` (staging and production, where the topics, their
+    partitions, replication and retention are declared in deploy/kafka/topics.yaml) a missing
+    topic is an error naming it, never a topic made with the wrong settings."""
     wanted = sorted(set(topics))
     if not wanted:
         return
@@ -84,6 +95,11 @@ async def ensure_topics(
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in wanted if t not in existing]
+        if missing and not create:
+            raise MissingTopics(
+                f"topics missing on the broker: {', '.join(missing)}; apply deploy/kafka/topics.yaml "
+                "(python deploy/kafka/apply_topics.py) first"
+            )
         if missing:
             try:
                 await admin.create_topics(
