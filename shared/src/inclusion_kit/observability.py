@@ -183,6 +183,25 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
+        self.dead_letter_depth = Gauge(
+            "dead_letter_depth_records",
+            "Dead letters not yet replayed (end offsets minus the replay group's committed offsets)",
+            ["consumer", "topic"],
+            registry=self.registry,
+        )
+        self.ingest_records = Counter(
+            "ingest_records_total",
+            "Records taken in by bulk endpoints (one request carries thousands)",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+
+    def count_ingest(self, kind: str, **outcomes: int) -> None:
+        """Count a bulk submission's records by outcome (after its commit)."""
+        for outcome, value in outcomes.items():
+            if value:
+                self.ingest_records.labels(kind, outcome).inc(value)
+
     def render(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 

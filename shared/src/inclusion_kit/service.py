@@ -39,6 +39,7 @@ from inclusion_kit.messaging.embedded import (
 from inclusion_kit.messaging.kafka import (
     KafkaPublisher,
     check_broker,
+    dead_letter_depth,
     ensure_topics,
     make_consumer,
     make_producer,
@@ -189,6 +190,7 @@ class ServiceKernel(Generic[U]):
             tasks = [
                 asyncio.create_task(relay.run(stop), name="relay"),
                 asyncio.create_task(self._watch_outbox(relay, stop), name="outbox-metrics"),
+                asyncio.create_task(self._watch_dead_letters(stop), name="dead-letter-metrics"),
                 *(
                     asyncio.create_task(self.run_periodic(task, stop), name=f"periodic:{task.name}")
                     for task in self.periodic
@@ -265,6 +267,29 @@ class ServiceKernel(Generic[U]):
             finally:
                 await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                 await conn.commit()
+
+    async def _watch_dead_letters(self, stop: asyncio.Event, interval: float = 30.0) -> None:
+        """``dead_letter_depth_records`` per consumer group and dead-letter topic."""
+        prefix = self.settings.kafka.topic_prefix
+        groups = {
+            prefix + d.consumer: [prefix + dead_letter_topic(t, d.consumer) for t in d.topics]
+            for d in self.dispatchers()
+        }
+        if not groups:
+            return
+        while not stop.is_set():
+            try:
+                depths = await dead_letter_depth(self.settings.kafka, groups)
+                for (group, topic), depth in depths.items():
+                    self.metrics.dead_letter_depth.labels(
+                        group.removeprefix(prefix), topic.removeprefix(prefix)
+                    ).set(depth)
+            except Exception as exc:
+                log.warning("dead-letter depth not measured", extra={"error": type(exc).__name__})
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except TimeoutError:
+                pass
 
     async def _watch_outbox(self, relay: OutboxRelay, stop: asyncio.Event) -> None:
         last_total = 0

@@ -17,7 +17,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from inclusion_kit.contracts import dead_letter_topic
 from inclusion_kit.messaging.consumer import KafkaConsumerWorker, replay_dead_letters
 from inclusion_kit.messaging.dispatch import Outcome
-from inclusion_kit.messaging.kafka import KafkaPublisher, ensure_topics, make_consumer, make_producer
+from inclusion_kit.messaging.kafka import (
+    KafkaPublisher,
+    dead_letter_depth,
+    ensure_topics,
+    make_consumer,
+    make_producer,
+)
 from inclusion_kit.messaging.relay import OutboxRelay
 from inclusion_kit.observability import ServiceMetrics
 from inclusion_kit.settings import KafkaSettings
@@ -251,6 +257,13 @@ async def test_poison_message_goes_to_dead_letters_and_consumer_carries_on_then_
     assert 'events_dead_lettered_total{consumer="chain-consumer",reason="permanent"} 2.0' in rendered
     assert 'events_consumed_total{consumer="chain-consumer",outcome="applied"} 1.0' in rendered
     assert await tally(chain.consumer, "child-5") == 1
+    # The consumer caught up: its lag gauge says so for the partitions it holds.
+    assert 'consumer_lag_records{consumer="chain-consumer"' in rendered
+    assert all(
+        line.endswith(" 0.0") for line in rendered.splitlines() if line.startswith("consumer_lag_records{")
+    )
+    groups = {chain.kafka.topic_prefix + GROUP: [chain.dlt]}
+    assert await dead_letter_depth(chain.kafka, groups) == {(chain.kafka.topic_prefix + GROUP, chain.dlt): 2}
 
     dlt_reader = make_consumer(
         chain.kafka, group_id=chain.kafka.topic_prefix + "dlt-reader", client_id="dlt", topics=[chain.dlt]
@@ -287,6 +300,8 @@ async def test_poison_message_goes_to_dead_letters_and_consumer_carries_on_then_
     assert await tally(chain.consumer, "child-5") == 2
     assert report.replayed == 1
     assert report.failed == 1 and "not a CloudEvent" in report.errors[0]
+    # One dead letter left: the malformed record, parked again after the replay group's position.
+    assert await dead_letter_depth(chain.kafka, groups) == {(chain.kafka.topic_prefix + GROUP, chain.dlt): 1}
 
     # Replaying again applies nothing twice; the malformed record is tried (and parked) again.
     again = await replay_dead_letters(

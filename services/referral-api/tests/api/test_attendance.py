@@ -104,6 +104,8 @@ async def test_marks_are_stored_and_evented_once_per_pupil(on_roll: Api) -> None
             )
         ).all()
     assert [(r.child_ref, r.resource_id) for r in audited] == [(event["child_ref"], result["submission_id"])]
+    metrics = (await on_roll.client.get("/metrics")).text
+    assert 'ingest_records_total{kind="attendance_marks",outcome="accepted"} 3.0' in metrics
 
 
 async def test_two_submissions_for_one_school_at_once_store_each_mark_once(on_roll: Api) -> None:

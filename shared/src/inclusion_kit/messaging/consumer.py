@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -92,6 +93,7 @@ class KafkaConsumerWorker:
     ) -> None:
         self.max_batch = max_batch
         self.metrics = metrics
+        self._lag_recorded_at = 0.0
         self.topic_prefix = topic_prefix
         self.dispatcher = dispatcher
         self.consumer = consumer
@@ -196,7 +198,25 @@ class KafkaConsumerWorker:
                 for outcome, old, new in zip(Outcome, before, after, strict=True):
                     if new > old:
                         self.metrics.consumed.labels(self.group_id, outcome.value).inc(new - old)
+                await self._record_lag()
         return len(records)
+
+    async def _record_lag(self) -> None:
+        """Records behind the end of each assigned partition (the highwater mark the last fetch
+        reported minus this group's position), at most once a second."""
+        now = time.monotonic()
+        if self.metrics is None or now - self._lag_recorded_at < 1.0:
+            return
+        self._lag_recorded_at = now
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is None:
+                continue
+            position = await self.consumer.position(tp)
+            topic = tp.topic.removeprefix(self.topic_prefix)
+            self.metrics.consumer_lag.labels(self.group_id, topic, str(tp.partition)).set(
+                max(0, highwater - position)
+            )
 
     def _chunks(self, records: Sequence[ConsumerRecord[Any, Any]]) -> list[Any]:
         """Runs of well-formed CloudEvents (batched) split by malformed records (one by one)."""

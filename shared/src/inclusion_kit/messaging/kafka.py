@@ -12,7 +12,7 @@ import ssl
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.partitioner import DefaultPartitioner
@@ -190,3 +190,41 @@ class KafkaPublisher:
                 for index in indices:
                     results[index] = outcome
         return results
+
+
+async def dead_letter_depth(
+    settings: KafkaSettings, groups: dict[str, list[str]]
+) -> dict[tuple[str, str], int]:
+    """Dead letters not yet replayed: for each consumer group and its dead-letter topics (names
+    with the prefix), the topic's end offsets minus the committed offsets of the group's replay
+    group (``<group>.dlt-replay``), or minus the log start where it never committed."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, **_security(settings))
+    reader = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, **_security(settings))
+    await admin.start()
+    await reader.start()
+    depth: dict[tuple[str, str], int] = {}
+    try:
+        existing = set(await admin.list_topics())
+        for group, topics in groups.items():
+            committed = await admin.list_consumer_group_offsets(f"{group}.dlt-replay")
+            for topic in topics:
+                if topic not in existing:
+                    depth[(group, topic)] = 0
+                    continue
+                partitions = reader.partitions_for_topic(topic)
+                if not partitions:
+                    await reader._client.force_metadata_update()
+                    partitions = reader.partitions_for_topic(topic) or set()
+                tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+                ends = await reader.end_offsets(tps)
+                starts = await reader.beginning_offsets(tps)
+                total = 0
+                for tp in tps:
+                    done = committed.get(tp)
+                    position = done.offset if done is not None and done.offset >= 0 else starts[tp]
+                    total += max(0, ends[tp] - max(position, starts[tp]))
+                depth[(group, topic)] = total
+    finally:
+        await reader.stop()
+        await admin.close()
+    return depth

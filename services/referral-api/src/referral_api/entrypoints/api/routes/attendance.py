@@ -114,4 +114,12 @@ async def post_marks(
                 purpose="attendance-marks",
             )
         await uow.commit()
+    # Disjoint outcomes, so their sum is the records received.
+    rt.kernel.metrics.count_ingest(
+        "attendance_marks",
+        accepted=result.accepted - result.corrected,
+        corrected=result.corrected,
+        unchanged=result.unchanged,
+        rejected=result.rejected,
+    )
     return MarksResult.model_validate(result, from_attributes=True)

@@ -144,4 +144,11 @@ async def import_roll(
                 purpose="roll-import",
             )
         await uow.commit()
+    rt.kernel.metrics.count_ingest(
+        "roll_pupils",
+        accepted=result.added,
+        corrected=result.updated,
+        unchanged=result.unchanged,
+        rejected=result.rejected,
+    )
     return RollImportResult.model_validate(result, from_attributes=True)
