@@ -2,26 +2,95 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from enforcement.adapters.orm import tables
+from enforcement.adapters.policies import load_policy_book
 from enforcement.config import Settings
-from enforcement.service_layer.handlers import CONSUMERS
+from enforcement.domain.positions import AbsenceRules, MarkClassifier
+from enforcement.service_layer import handlers
 from enforcement.service_layer.unit_of_work import UnitOfWork
+from inclusion_kit.calendar import load_calendar
+from inclusion_kit.clock import Clock, SystemClock
+from inclusion_kit.codes import default_code_table
 from inclusion_kit.contracts.catalogue import PUBLIC_EVENTS
 from inclusion_kit.service import ServiceKernel
 
 SOURCE = "inclusion/enforcement"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+log = logging.getLogger(__name__)
 
-def bootstrap(settings: Settings | None = None) -> ServiceKernel[UnitOfWork]:
-    return ServiceKernel(
-        settings=settings or Settings(),
+
+def build_context(settings: Settings, clock: Clock | None = None) -> handlers.Context:
+    calendar = load_calendar(settings.calendar_path or settings.la_code)
+    a = settings.absence
+    return handlers.Context(
+        clock=clock or SystemClock(),
+        calendar=calendar,
+        policies=load_policy_book(settings.codes_of_conduct_path, nti_weeks=settings.notice_to_improve_weeks),
+        classifier=MarkClassifier(calendar, default_code_table()),
+        rules=AbsenceRules(
+            persistent_percent=a.persistent_percent,
+            severe_percent=a.severe_percent,
+            min_possible_sessions=a.min_possible_sessions,
+            early_warning_min_term_sessions=a.early_warning_min_term_sessions,
+        ),
+        la_code=settings.la_code,
+    )
+
+
+@dataclass
+class EnforcementKernel(ServiceKernel[UnitOfWork]):
+    """The kit's kernel, with the handlers' context and the sweep of unpaid notices in the worker."""
+
+    context: handlers.Context | None = field(default=None)
+
+    @property
+    def ctx(self) -> handlers.Context:
+        assert self.context is not None
+        return self.context
+
+    async def sweep(self) -> int:
+        async with self.uow() as uow:
+            return len(await handlers.sweep_unpaid(uow, self.ctx))
+
+    async def _sweep_loop(self, stop: asyncio.Event, interval: float) -> None:
+        while not stop.is_set():
+            try:
+                opened = await self.sweep()
+                if opened:
+                    log.info("unpaid notices moved to prosecution", extra={"count": opened})
+            except Exception as exc:  # the next pass tries again; the worker keeps consuming
+                log.warning("sweep failed", extra={"error": type(exc).__name__})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+    async def run_worker(self, stop: asyncio.Event) -> None:
+        settings = self.settings
+        interval = settings.sweep_interval_seconds if isinstance(settings, Settings) else 3600.0
+        sweeper = asyncio.create_task(self._sweep_loop(stop, interval), name="sweep-unpaid")
+        try:
+            await super().run_worker(stop)
+        finally:
+            stop.set()
+            await sweeper
+
+
+def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -> EnforcementKernel:
+    settings = settings or Settings()
+    context = build_context(settings, clock)
+    return EnforcementKernel(
+        settings=settings,
         source=SOURCE,
         migrations=MIGRATIONS,
         tables=tables,
         registry=PUBLIC_EVENTS,
         uow_class=UnitOfWork,
-        consumers=CONSUMERS,
+        consumers=handlers.consumers(context),
+        context=context,
     )
