@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +16,7 @@ from inclusion_kit.calendar import load_calendar
 from inclusion_kit.clock import Clock, SystemClock
 from inclusion_kit.codes import default_code_table
 from inclusion_kit.contracts.catalogue import PUBLIC_EVENTS
-from inclusion_kit.service import ServiceKernel
+from inclusion_kit.service import PeriodicTask, ServiceKernel
 
 SOURCE = "inclusion/enforcement"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -46,7 +44,8 @@ def build_context(settings: Settings, clock: Clock | None = None) -> handlers.Co
 
 @dataclass
 class EnforcementKernel(ServiceKernel[UnitOfWork]):
-    """The kit's kernel, with the handlers' context and the sweep of unpaid notices in the worker."""
+    """The kit's kernel with the handlers' context; the sweep of unpaid notices is a periodic task
+    (run by the worker and by ``inclusion up``)."""
 
     context: handlers.Context | None = field(default=None)
 
@@ -59,32 +58,11 @@ class EnforcementKernel(ServiceKernel[UnitOfWork]):
         async with self.uow() as uow:
             return len(await handlers.sweep_unpaid(uow, self.ctx))
 
-    async def _sweep_loop(self, stop: asyncio.Event, interval: float) -> None:
-        while not stop.is_set():
-            try:
-                opened = await self.sweep()
-                if opened:
-                    log.info("unpaid notices moved to prosecution", extra={"count": opened})
-            except Exception as exc:  # the next pass tries again; the worker keeps consuming
-                log.warning("sweep failed", extra={"error": type(exc).__name__})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
-
-    async def run_worker(self, stop: asyncio.Event) -> None:
-        settings = self.settings
-        interval = settings.sweep_interval_seconds if isinstance(settings, Settings) else 3600.0
-        sweeper = asyncio.create_task(self._sweep_loop(stop, interval), name="sweep-unpaid")
-        try:
-            await super().run_worker(stop)
-        finally:
-            stop.set()
-            await sweeper
-
 
 def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -> EnforcementKernel:
     settings = settings or Settings()
     context = build_context(settings, clock)
-    return EnforcementKernel(
+    kernel = EnforcementKernel(
         settings=settings,
         source=SOURCE,
         migrations=MIGRATIONS,
@@ -94,3 +72,12 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
         consumers=handlers.consumers(context),
         context=context,
     )
+
+    async def sweep() -> int:
+        opened = await kernel.sweep()
+        if opened:
+            log.info("unpaid notices moved to prosecution", extra={"count": opened})
+        return opened
+
+    kernel.periodic = [PeriodicTask("sweep-unpaid", sweep, settings.sweep_interval_seconds)]
+    return kernel
