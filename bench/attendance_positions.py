@@ -201,8 +201,9 @@ async def main() -> int:
     parser.add_argument(
         "--ingest-marks-per-s",
         type=float,
-        default=5000.0,
-        help="referral-api's ingest figure (bench/attendance_ingest.py) to compare with",
+        default=17_060.0,
+        help="referral-api's ingest figure to compare with: the county day's evented marks/s from "
+        "bench/attendance_ingest.py on this machine (bench/README.md)",
     )
     parser.add_argument("--batch", type=int, default=2000, help="records per consumer transaction")
     args = parser.parse_args()
