@@ -1,1 +1,2 @@
-"""Domain event -> public integration event: the only place reporting builds contracts."""
+"""Domain event -> public integration event: reporting publishes none (it only consumes), so there
+is nothing to map here; see ARCHITECTURE.md §1."""
