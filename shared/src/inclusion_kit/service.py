@@ -276,6 +276,9 @@ class ServiceKernel(Generic[U]):
             for d in self.dispatchers()
         }
         if not groups:
+            # Nothing to measure (a service without consumers). Wait rather than return: the
+            # worker stops when any of its tasks ends.
+            await stop.wait()
             return
         while not stop.is_set():
             try:
