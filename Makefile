@@ -18,6 +18,7 @@ imports:
 # The committed catalogue is what the registry builds, and no contract breaks its subscribers:
 # compared with where this branch left main (a pull request) or with the parent commit (main).
 catalog:
+	$(UV) inclusion docs --check
 	$(UV) inclusion-kit catalog check
 	@base=$$(git merge-base HEAD origin/main 2>/dev/null); \
 	if [ -z "$$base" ] || [ "$$base" = "$$(git rev-parse HEAD)" ]; then base=$$(git rev-parse -q --verify HEAD^ 2>/dev/null); fi; \
