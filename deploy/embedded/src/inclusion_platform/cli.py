@@ -52,9 +52,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     demo.add_argument("--jwt-issuer", default=os.environ.get("JWT_ISSUER"))
     demo.add_argument("--jwt-audience", default=os.environ.get("JWT_AUDIENCE"))
+    docs = sub.add_parser("docs", help="write the API reference in docs/api/ from the services' OpenAPI")
+    docs.add_argument(
+        "--check", action="store_true", help="fail if docs/api/ differs from what would be written"
+    )
     args = parser.parse_args(argv)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "docs":
+        from inclusion_platform import api_docs
+
+        differ = api_docs.write(check=args.check)
+        if args.check and differ:
+            print(f"docs/api is out of date ({', '.join(differ)}): run `inclusion docs`", file=sys.stderr)
+            return 1
+        print("docs/api: " + ("up to date" if not differ else f"wrote {', '.join(differ)}"))
+        return 0
     configure_logging("inclusion", level=args.log_level, json_lines=False)
     from inclusion_platform.embedded import run
 
