@@ -20,6 +20,7 @@ from inclusion_kit.observability import (
     PlainFormatter,
     RequestContextMiddleware,
     ServiceMetrics,
+    configure_logging,
     scrub,
 )
 
@@ -461,3 +462,24 @@ def test_each_service_has_its_own_registry() -> None:
     a.http_requests.labels("GET", "/x", "200").inc()
     assert 'route="/x"' in a.render().body.decode()
     assert 'route="/x"' not in b.render().body.decode()
+
+
+def test_libraries_debug_and_info_are_withheld_whatever_the_level(capsys: pytest.CaptureFixture[str]) -> None:
+    """aiosqlite and SQLAlchemy log every statement with its parameters at DEBUG: a DEBUG run must
+    still not write them. The platform's own debug lines are written (scrubbed)."""
+    root = logging.getLogger()
+    before = (root.level, list(root.handlers))
+    try:
+        configure_logging("referral-api", level="DEBUG")
+        logging.getLogger("aiosqlite").debug("executing INSERT ... ('Zephyrine', 'Quillfeather')")
+        logging.getLogger("httpx").info("HTTP Request: POST http://x/referrals")
+        logging.getLogger("referral_api.service_layer").debug("ingest chunk applied")
+        logging.getLogger("sqlalchemy.engine").warning("pool overflow")
+        err = capsys.readouterr().err
+    finally:
+        for handler in list(root.handlers):
+            if getattr(handler, "_inclusion", False):
+                root.removeHandler(handler)
+        root.setLevel(before[0])
+    assert "Zephyrine" not in err and "HTTP Request" not in err
+    assert "ingest chunk applied" in err and "pool overflow" in err

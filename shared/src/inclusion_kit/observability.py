@@ -121,9 +121,27 @@ class PlainFormatter(JsonFormatter):
         return f"{data['ts']} {data['level']:<7} {data['msg']} {extras}"
 
 
+# Loggers whose records below WARNING are written: the platform's own. Libraries' debug and info
+# output is withheld whatever the level, because it carries data (aiosqlite and SQLAlchemy log
+# every statement with its parameters at DEBUG, HTTP clients their URLs and bodies).
+OWN_LOGGERS = frozenset(
+    {"inclusion_kit", "inclusion_platform", "referral_api", "cme_tracker", "exclusions", "enforcement",
+     "reporting", "portal", "uvicorn.error", "__main__"}
+)  # fmt: skip
+
+
+class LibraryChatterFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        name = record.name
+        return name in OWN_LOGGERS or name.split(".", 1)[0] in OWN_LOGGERS
+
+
 def configure_logging(service: str, *, level: str = "INFO", json_lines: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service) if json_lines else PlainFormatter(service))
+    handler.addFilter(LibraryChatterFilter())
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, "_inclusion", False):
