@@ -38,6 +38,9 @@ pytest:
 bench-smoke:
 	$(UV) python bench/bus.py --events 2000 --repeat 1
 	$(UV) python bench/attendance_ingest.py --schools 4 --pupils 400
+	$(UV) python bench/event_latency.py --referrals 30 --rate 20
+	$(UV) python bench/attendance_positions.py --schools 4 --pupils 400
+	$(UV) python bench/reports.py --schools 12 --pupils 2000 --requests 20
 
 infra-up:
 	@bash deploy/local/up.sh
