@@ -16,6 +16,27 @@ class Strict(BaseModel):
 
 
 class EnquiryIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "school",
+                    "made_on": "2025-11-11",
+                    "made_by": "Example Primary School (attendance lead)",
+                    "result": "no_information",
+                    "notes": "Not seen since 17 October; no contact from the family since half-term.",
+                },
+                {
+                    "kind": "health",
+                    "made_on": "2025-11-12",
+                    "made_by": "School nursing team, Maidstone",
+                    "result": "information_found",
+                    "notes": "Registered with a GP practice in Medway since 20 October.",
+                },
+            ]
+        }
+    )
+
     kind: EnquiryKind
     made_on: date
     made_by: str = Field(
@@ -26,16 +47,52 @@ class EnquiryIn(Strict):
 
 
 class LocateIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "located_on": "2025-11-14",
+                    "notes": "Living with an aunt in Medway; Medway's CME team told the same day.",
+                }
+            ]
+        }
+    )
+
     located_on: date
     notes: str | None = Field(default=None, max_length=4000)
 
 
 class ReviewIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reviewed_on": "2025-12-10",
+                    "notes": "Housing and police enquiries outstanding; next review in a month.",
+                }
+            ]
+        }
+    )
+
     reviewed_on: date
     notes: str | None = Field(default=None, max_length=4000)
 
 
 class PlacementIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "school_urn": "118001",
+                    "school_name": "Example High School",
+                    "la_code": "886",
+                    "district": "Dover",
+                    "placed_on": "2025-12-01",
+                }
+            ]
+        }
+    )
+
     school_urn: URN
     school_name: str | None = Field(default=None, max_length=200)
     la_code: str | None = Field(default=None, pattern=r"^[0-9]{3}$")
@@ -44,6 +101,24 @@ class PlacementIn(Strict):
 
 
 class CloseIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "outcome": "moved_to_other_la",
+                    "closed_on": "2025-11-14",
+                    "other_la_code": "887",
+                    "notes": "Living in Medway; Medway's CME team confirmed they hold the case.",
+                },
+                {
+                    "outcome": "moved_abroad",
+                    "closed_on": "2025-11-20",
+                    "notes": "The family confirmed in writing that they moved to Poland on 3 November.",
+                },
+            ]
+        }
+    )
+
     outcome: Literal[
         "moved_to_other_la",
         "moved_abroad",
@@ -74,11 +149,27 @@ class CloseIn(Strict):
 
 
 class EheActionIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"on": "2025-11-17", "notes": "Spoke to the parent by phone; a written plan is to follow."}
+            ]
+        }
+    )
+
     on: date
     notes: str | None = Field(default=None, max_length=4000)
 
 
 class EheEndIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"on": "2025-12-01", "reason": "Returned to school: on the roll of Example High School"}
+            ]
+        }
+    )
+
     on: date
     reason: str = Field(min_length=1, max_length=200)
 

@@ -39,6 +39,64 @@ class EvidenceIn(Strict):
 
 
 class PenaltyRequestIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "school_urn": "118000",
+                    "upn": "H886200024001",
+                    "offence_type": "irregular_attendance",
+                    "period_start": "2025-09-08",
+                    "period_end": "2025-11-21",
+                    "parents": [
+                        {
+                            "forename": "Jo",
+                            "surname": "Example",
+                            "relationship": "mother",
+                            "address": {
+                                "line1": "1 Example Street",
+                                "town": "Maidstone",
+                                "postcode": "ME14 1AA",
+                            },
+                        }
+                    ],
+                    "notice_to_improve_issued_on": "2025-10-13",
+                    "evidence": {
+                        "summary": "10 unauthorised sessions (O) in the week of 17 November, after the "
+                        "notice to improve of 13 October and an attendance meeting on 9 October.",
+                        "documents": ["letter-2025-09-22", "meeting-2025-10-09", "nti-2025-10-13"],
+                    },
+                },
+                {
+                    "school_urn": "118001",
+                    "upn": "K886400023012",
+                    "offence_type": "leave_in_term_time",
+                    "period_start": "2025-10-13",
+                    "period_end": "2025-10-24",
+                    "parents": [
+                        {
+                            "forename": "Jamie",
+                            "surname": "Example",
+                            "relationship": "mother",
+                            "address": {"line1": "3 Example Lane", "town": "Dover", "postcode": "CT16 1AA"},
+                        },
+                        {
+                            "forename": "Chris",
+                            "surname": "Example",
+                            "relationship": "father",
+                            "address": {"line1": "3 Example Lane", "town": "Dover", "postcode": "CT16 1AA"},
+                        },
+                    ],
+                    "evidence": {
+                        "summary": "Leave requested on 15 September and refused on 17 September; the pupil "
+                        "was away for the two weeks before half-term (20 sessions of G).",
+                        "documents": ["leave-request-2025-09-15", "refusal-2025-09-17"],
+                    },
+                },
+            ]
+        }
+    )
+
     school_urn: URN
     upn: UPN
     offence_type: Literal["irregular_attendance", "leave_in_term_time"]
@@ -64,6 +122,19 @@ class DecisionIn(Strict):
     """Decide a request: the code of conduct's rules are applied; an officer may still decline with
     a reason (officer discretion)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"decline": False, "offence_section": "s444(1)"},
+                {
+                    "decline": True,
+                    "reason": "The family has engaged with the school's support plan since the notice to "
+                    "improve; the school will review attendance again at February half-term.",
+                },
+            ]
+        }
+    )
+
     decline: bool = False
     reason: str | None = Field(default=None, max_length=2000)
     offence_section: Literal["s444(1)", "s444(1A)"] = "s444(1)"
@@ -76,17 +147,42 @@ class DecisionIn(Strict):
 
 
 class IssueIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"parent_ref": "p-3f9c2a71d04b8e65", "service_method": "post"},
+                {"parent_ref": "p-3f9c2a71d04b8e65", "service_method": "hand", "served_on": "2025-11-24"},
+            ]
+        }
+    )
+
     parent_ref: str = Field(min_length=1, max_length=64)
     service_method: Literal["hand", "post"]
     served_on: date | None = Field(default=None, description="Default: today (the day of issue).")
 
 
 class PaymentIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"paid_on": "2025-12-01", "amount_pence": 8000}]}
+    )
+
     paid_on: date
     amount_pence: int = Field(ge=1, le=1_000_000)
 
 
 class WithdrawalIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ground": "issued_to_wrong_person",
+                    "note": "Served on the pupil's grandmother, who does not have parental responsibility.",
+                    "withdrawn_on": "2025-12-01",
+                }
+            ]
+        }
+    )
+
     ground: Literal[
         "issued_in_error",
         "issued_to_wrong_person",
@@ -105,11 +201,29 @@ class WithdrawalIn(Strict):
 
 
 class InformationIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"laid_on": "2026-01-20", "hearing_on": "2026-02-17"}]}
+    )
+
     laid_on: date
     hearing_on: date | None = None
 
 
 class OutcomeIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "outcome": "convicted",
+                    "concluded_on": "2026-02-17",
+                    "fine_pence": 22000,
+                    "costs_pence": 15000,
+                    "orders": ["parenting_order"],
+                }
+            ]
+        }
+    )
+
     outcome: Literal["convicted", "not_guilty", "dismissed", "withdrawn", "not_pursued"]
     concluded_on: date
     fine_pence: int | None = Field(default=None, ge=0, le=10_000_000)

@@ -8,7 +8,7 @@ problems with a JSON pointer per field.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -36,9 +36,64 @@ def _not_before(value: date | None, info: ValidationInfo, other: str, message: s
     return value
 
 
+_PUPIL_FLAGS = {
+    "ehc_plan": False,
+    "looked_after": False,
+    "child_in_need": False,
+    "child_protection_plan": False,
+}
+
+
 class ExclusionIn(Strict):
     """A suspension (length in days, in steps of half a day, or in sessions), a lunchtime
     suspension (a number of consecutive lunchtimes, half a day each) or a permanent exclusion."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "school_urn": "118001",
+                    "upn": "K886400023012",
+                    "kind": "suspension",
+                    "start_date": "2025-10-07",
+                    "start_session": "AM",
+                    "length_days": 3,
+                    "end_date": "2025-10-09",
+                    "reason_codes": ["VA"],
+                    "sen_provision": "K",
+                    "fsm_eligible": True,
+                    **_PUPIL_FLAGS,
+                    "parents_notified_at": "2025-10-06T15:45:00+01:00",
+                    "school_reference": "EXC-2025-0142",
+                },
+                {
+                    "school_urn": "118000",
+                    "upn": "H886200024001",
+                    "kind": "lunchtime",
+                    "start_date": "2025-11-10",
+                    "lunchtimes": 5,
+                    "reason_codes": ["DB"],
+                    "sen_provision": "N",
+                    "fsm_eligible": False,
+                    **_PUPIL_FLAGS,
+                    "parents_notified_at": "2025-11-07T15:20:00+00:00",
+                },
+                {
+                    "school_urn": "118001",
+                    "upn": "K886400023012",
+                    "kind": "permanent",
+                    "start_date": "2025-11-17",
+                    "reason_codes": ["PA", "OW"],
+                    "sen_provision": "K",
+                    "fsm_eligible": True,
+                    **_PUPIL_FLAGS,
+                    "parents_notified_at": "2025-11-14T16:10:00+00:00",
+                    "misses_public_exam": False,
+                    "school_reference": "EXC-2025-0187",
+                },
+            ]
+        }
+    )
 
     school_urn: URN
     upn: UPN
@@ -94,11 +149,34 @@ class ExclusionIn(Strict):
 
 
 class WithdrawalIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "withdrawn_on": "2025-11-11",
+                    "reason": "The head teacher withdrew it after reviewing the incident with the parents.",
+                }
+            ]
+        }
+    )
+
     withdrawn_on: date
     reason: str | None = Field(default=None, max_length=1000)
 
 
 class ProvisionIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "provider": "East Kent Pupil Referral Unit",
+                    "provider_urn": "118900",
+                    "starts_on": "2025-11-24",
+                }
+            ]
+        }
+    )
+
     provider: str = Field(min_length=1, max_length=200)
     provider_urn: URN | None = None
     starts_on: date
@@ -143,6 +221,41 @@ class ReconsiderationIn(Strict):
 ReviewIn = Annotated[
     RepresentationsIn | BoardDecisionIn | PanelDecisionIn | ReconsiderationIn, Field(discriminator="stage")
 ]
+
+#: Named request examples for POST /exclusions/{id}/reviews, one per stage in the order they happen
+#: (OpenAPI ``examples``): the parents' representations about a suspension, then a permanent
+#: exclusion from 17 November 2025 upheld by the board, sent to an independent review panel and
+#: reconsidered.
+REVIEW_EXAMPLES: dict[str, dict[str, Any]] = {
+    "representations": {
+        "summary": "The parents made representations about a suspension",
+        "value": {"stage": "representations", "received_on": "2025-10-13"},
+    },
+    "board": {
+        "summary": "The governing board upheld a permanent exclusion (decision posted to the parents)",
+        "value": {
+            "stage": "board",
+            "outcome": "upheld",
+            "decided_on": "2025-12-03",
+            "parents_notice_sent_on": "2025-12-04",
+            "notice_posted": True,
+        },
+    },
+    "independent_review": {
+        "summary": "The independent review panel recommended that the board reconsider",
+        "value": {
+            "stage": "independent_review",
+            "applied_on": "2025-12-15",
+            "outcome": "recommend_reconsideration",
+            "decided_on": "2026-01-20",
+            "board_notified_on": "2026-01-21",
+        },
+    },
+    "reconsideration": {
+        "summary": "The board reconsidered and upheld the exclusion",
+        "value": {"stage": "reconsideration", "outcome": "upheld", "decided_on": "2026-02-03"},
+    },
+}
 
 
 class PupilFlagsOut(BaseModel):
@@ -207,6 +320,23 @@ class ExclusionOut(BaseModel):
 class TimetableIn(Strict):
     """One without a planned end or a review date is refused (time-limited and reviewed)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "school_urn": "118000",
+                    "upn": "H886200024001",
+                    "starts_on": "2025-11-03",
+                    "planned_end_on": "2025-12-12",
+                    "hours_per_week": 15,
+                    "reason": "Phased return after a long illness, agreed with the family and school nurse.",
+                    "parent_agreed_on": "2025-10-22",
+                    "review_dates": ["2025-11-17", "2025-12-01"],
+                }
+            ]
+        }
+    )
+
     school_urn: URN
     upn: UPN
     starts_on: date
@@ -223,12 +353,28 @@ class TimetableIn(Strict):
 
 
 class TimetableReviewIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reviewed_on": "2025-11-17",
+                    "notes": "Managing mornings well; 20 hours a week from 24 November.",
+                    "new_planned_end_on": "2025-12-19",
+                }
+            ]
+        }
+    )
+
     reviewed_on: date
     notes: str | None = Field(default=None, max_length=2000)
     new_planned_end_on: date | None = None
 
 
 class TimetableEndIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"ended_on": "2025-12-12", "outcome": "full_time"}]}
+    )
+
     ended_on: date
     outcome: Literal["full_time", "alternative_provision", "left_roll", "other"]
 

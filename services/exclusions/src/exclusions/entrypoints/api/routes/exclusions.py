@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from exclusions import views
 from exclusions.adapters import orm
@@ -17,6 +17,7 @@ from exclusions.domain.rules import Kind, Session
 from exclusions.entrypoints.api.dependencies import Runtime, Scope, runtime
 from exclusions.entrypoints.api.errors import domain_problems
 from exclusions.entrypoints.api.schemas import (
+    REVIEW_EXAMPLES,
     BoardDecisionIn,
     ExclusionIn,
     ExclusionOut,
@@ -345,7 +346,7 @@ def _review_command(exclusion_id: str, body: Any) -> commands.ReviewCommand:
 )
 async def review(
     exclusion_id: str,
-    body: ReviewIn,
+    body: Annotated[ReviewIn, Body(openapi_examples=REVIEW_EXAMPLES)],
     request: Request,
     principal: Annotated[Principal, Depends(NOTIFIERS)],
     rt: Annotated[Runtime, Depends(runtime)],
