@@ -94,7 +94,14 @@ from inclusion_kit.auth import Principal
 from inclusion_kit.clock import Clock, SystemClock
 from inclusion_kit.db.metadata import KitTables
 from inclusion_kit.messaging.unit_of_work import UnitOfWork
-from inclusion_kit.problems import MEDIA_TYPE, PROBLEM_BASE, FieldProblem, Problem, ProblemError
+from inclusion_kit.problems import (
+    MEDIA_TYPE,
+    PROBLEM_BASE,
+    PROBLEM_SCHEMA_REF,
+    FieldProblem,
+    Problem,
+    ProblemError,
+)
 
 __all__ = [
     "DEFAULT_TTL",
@@ -491,17 +498,17 @@ IDEMPOTENCY_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": Problem,
         "description": "A request with this Idempotency-Key is still in progress "
         f"({PROBLEM_BASE}idempotency-key-in-progress).",
-        "content": {MEDIA_TYPE: {}},
+        "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA_REF}},
     },
     422: {
         "model": Problem,
         "description": "Validation failed, or the Idempotency-Key was used for a different request "
         f"({PROBLEM_BASE}idempotency-key-reused).",
-        "content": {MEDIA_TYPE: {}},
+        "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA_REF}},
     },
     428: {
         "model": Problem,
         "description": f"The Idempotency-Key header is required ({PROBLEM_BASE}idempotency-key-required).",
-        "content": {MEDIA_TYPE: {}},
+        "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA_REF}},
     },
 }

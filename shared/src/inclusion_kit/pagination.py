@@ -51,6 +51,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -358,6 +359,9 @@ def _attribute(column: ColumnElement[Any]) -> str:
     return key
 
 
+_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?")
+
+
 def pagination(
     *, default_limit: int = DEFAULT_PAGE_SIZE, max_limit: int = MAX_PAGE_SIZE
 ) -> Callable[..., PageRequest]:
@@ -379,7 +383,10 @@ def pagination(
             description="Only items updated strictly after this instant (ISO 8601 with an offset).",
         ),
     ) -> PageRequest:
-        if updated_after is not None and updated_after.tzinfo is None:
+        # pydantic also reads a bare number as Unix seconds ("0", "-234"): not the documented
+        # ISO 8601 instant, so refused like a missing offset.
+        unix_seconds = _NUMBER.fullmatch(request.query_params.get("updated_after", "").strip())
+        if updated_after is not None and (updated_after.tzinfo is None or unix_seconds):
             raise ProblemError(
                 422,
                 "The request has invalid or missing fields.",
@@ -387,7 +394,7 @@ def pagination(
                     FieldProblem(
                         pointer="query/updated_after",
                         code="timezone_required",
-                        detail="Give a UTC offset, e.g. 2025-01-31T09:00:00Z.",
+                        detail="Give an ISO 8601 instant with a UTC offset, e.g. 2025-01-31T09:00:00Z.",
                     )
                 ],
             )

@@ -33,6 +33,7 @@ _TITLES = {
     404: "Not found",
     405: "Method not allowed",
     406: "Not acceptable",
+    408: "Request timeout",
     409: "Conflict",
     413: "Request body too large",
     415: "Unsupported media type",
@@ -49,6 +50,7 @@ _SLUGS = {
     404: "not-found",
     405: "method-not-allowed",
     406: "not-acceptable",
+    408: "request-timeout",
     409: "conflict",
     413: "payload-too-large",
     415: "unsupported-media-type",
@@ -267,7 +269,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             correlation_id_var.reset(token)
 
 
+# The problem body's schema, stated under its real media type (``model=Problem`` alone puts it
+# under application/json only, and leaves application/problem+json bodies unchecked).
+PROBLEM_SCHEMA_REF: dict[str, Any] = {"$ref": "#/components/schemas/Problem"}
+
+# Documented on every route: 400 is a body that is not text in the declared encoding or a list
+# cursor that was tampered with.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "description": _TITLES[status], "content": {MEDIA_TYPE: {}}}
-    for status in (401, 403, 404, 413, 422, 429)
+    status: {
+        "model": Problem,
+        "description": _TITLES[status],
+        "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA_REF}},
+    }
+    for status in (400, 401, 403, 404, 413, 422, 429)
 }

@@ -49,6 +49,12 @@ class HttpSettings(BaseModel):
     # Bulk endpoints (attendance marks) may accept more; they stream rather than buffer.
     max_bulk_body_bytes: int = 64 * 1_048_576
     rate_limit_per_minute: int = 600
+    # A request body must keep arriving: no chunk for body_idle_timeout_seconds, or more than
+    # body_timeout_seconds in all spent waiting for it, answers 408 and closes the connection (a
+    # slow or stalled client must not hold a request's memory and session forever). uvicorn has no
+    # such timeout (its timeout_keep_alive is only between requests). 0 turns either off.
+    body_idle_timeout_seconds: float = 30.0
+    body_timeout_seconds: float = 300.0
     cors_origins: list[str] = Field(default_factory=list)
     # Signs list cursors (inclusion_kit.pagination) so clients cannot forge them. Required outside
     # local and test modes (at least 32 characters); locally one is derived from the JWT secret.

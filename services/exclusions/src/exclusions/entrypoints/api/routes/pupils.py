@@ -19,7 +19,7 @@ from inclusion_kit.audit import record_access
 from inclusion_kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from inclusion_kit.calendar import AcademicYear, london_date
 from inclusion_kit.pagination import Page, PageParams
-from inclusion_kit.problems import PROBLEM_RESPONSES, NotFound
+from inclusion_kit.problems import PROBLEM_RESPONSES, FieldProblem, NotFound, ProblemError
 
 router = APIRouter(tags=["pupils and alerts"], responses=PROBLEM_RESPONSES)
 
@@ -125,7 +125,20 @@ async def reason_codes(
     rt: Annotated[Runtime, Depends(runtime)],
     academic_year: Annotated[str, Query(pattern=r"^[0-9]{4}/[0-9]{2}$")],
 ) -> list[dict[str, str | bool]]:
-    year = AcademicYear.from_label(academic_year)
+    try:
+        year = AcademicYear.from_label(academic_year)
+    except ValueError as exc:  # the pattern admits e.g. "2025/30": the years must follow on
+        raise ProblemError(
+            422,
+            "The request has invalid or missing fields.",
+            errors=[
+                FieldProblem(
+                    pointer="query/academic_year",
+                    code="invalid_academic_year",
+                    detail="An academic year such as '2025/26': the second year follows the first.",
+                )
+            ],
+        ) from exc
     return [
         {"code": c.code, "label": c.label, "verified": c.verified}
         for c in rt.context.reason_codes.for_year(year)

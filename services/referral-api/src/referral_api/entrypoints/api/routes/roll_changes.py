@@ -3,7 +3,7 @@ the feeds officers and Early Help systems read them from."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -247,6 +247,11 @@ def _row_out(row: Any) -> RollChangeOut:
             "child_ref": row["child_ref"],
             "child": {**row["child"], "date_of_birth": date.fromisoformat(row["child"]["date_of_birth"])},
             "details": row["details"],
-            "received_at": row["received_at"],
+            # SQLite hands back naive datetimes; the API always answers in UTC with an offset.
+            "received_at": _utc(row["received_at"]),
         }
     )
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

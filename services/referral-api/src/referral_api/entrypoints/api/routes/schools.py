@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import codecs
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -108,7 +108,10 @@ class ImportOut(BaseModel):
 
 
 def _out(row: Any) -> SchoolOut:
-    return SchoolOut.model_validate(dict(row))
+    values = dict(row)
+    if values["updated_at"].tzinfo is None:  # SQLite hands back naive datetimes
+        values["updated_at"] = values["updated_at"].replace(tzinfo=UTC)
+    return SchoolOut.model_validate(values)
 
 
 @router.get("", response_model=SchoolList, summary="List schools, by URN, with filters")
