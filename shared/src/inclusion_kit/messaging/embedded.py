@@ -84,20 +84,28 @@ class EmbeddedBus:
                     )
                 ).all()
                 await conn.rollback()
-            for row in rows:
-                envelope = envelope_from_outbox(row)
-                for subscriber in self._subscribers_for(envelope):
-                    result = await subscriber.dispatcher.process(Delivery(envelope))
+            if not rows:
+                continue
+            envelopes = [envelope_from_outbox(row) for row in rows]
+            # Each subscriber gets the pass's events as one batch (one transaction, as a Kafka
+            # consumer applies a poll), in outbox order; the rows are marked sent only after
+            # every subscriber has them. A crash in between re-delivers, and inboxes drop repeats.
+            for subscriber in self.subscribers:
+                mine = [Delivery(e) for e in envelopes if subscriber in self._subscribers_for(e)]
+                if not mine:
+                    continue
+                results = await subscriber.dispatcher.process_batch(mine)
+                for delivery, result in zip(mine, results, strict=True):
                     if isinstance(result, Failure):
-                        # If storing the dead letter fails this raises: the row stays unsent.
-                        await store_dead_letter(subscriber, envelope, result)
-                async with producer.engine.begin() as conn:
-                    await conn.execute(
-                        update(outbox)
-                        .where(outbox.c.seq == row.seq)
-                        .values(published_at=datetime.now(UTC), attempts=outbox.c.attempts + 1)
-                    )
-                marked += 1
+                        # If storing the dead letter fails this raises: the rows stay unsent.
+                        await store_dead_letter(subscriber, delivery.envelope, result)
+            async with producer.engine.begin() as conn:
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.seq.in_([row.seq for row in rows]))
+                    .values(published_at=datetime.now(UTC), attempts=outbox.c.attempts + 1)
+                )
+            marked += len(rows)
         self.delivered += marked
         return marked
 
