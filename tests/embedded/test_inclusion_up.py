@@ -81,7 +81,7 @@ def stop(process: subprocess.Popen[str]) -> str:
 
 
 def test_inclusion_up_serves_every_service_and_restarts_on_the_same_data(tmp_path: Path) -> None:
-    port = free_port_block(len(SERVICES))
+    port = free_port_block(len(SERVICES) + 1)  # the five services and the portal
     process = start(tmp_path, port)
     try:
         wait_ready(port, process)

@@ -103,7 +103,7 @@ def until(what: str, probe: Callable[[], Any], timeout: float = 60) -> Any:
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     base = tmp_path_factory.mktemp("platform")
-    p = Platform(base / "data", free_port_block(len(SERVICES)), base / "inclusion-up.log")
+    p = Platform(base / "data", free_port_block(len(SERVICES) + 1), base / "inclusion-up.log")
     auth = AuthSettings()
     school = {
         "Authorization": "Bearer "

@@ -113,7 +113,10 @@ def _demo(args: argparse.Namespace) -> int:
     report = DemoLoader(county, endpoints, demo_tokens(auth), progress=Progress()).run()
     print(
         f"sent: {report.schools} schools, {report.pupils} pupils, {report.marks_accepted} marks accepted "
-        f"({report.marks_unchanged} unchanged), {report.referrals} referrals, {report.admissions} admissions",
+        f"({report.marks_unchanged} unchanged), {report.referrals} referrals, "
+        f"{report.admissions} admissions, {report.exclusions} exclusions, "
+        f"{report.penalty_requests} penalty requests "
+        f"({report.notices_issued} notices issued)",
         file=sys.stderr,
     )
     for problem in report.problems[:20]:

@@ -29,6 +29,7 @@ import io
 import json
 import random
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -308,24 +309,69 @@ class DemoCounty:
                     chosen.append((school, pupil))
         return chosen
 
+    def excluded_pupils(self) -> list[tuple[School, Pupil, list[tuple[str, int]]]]:
+        """Secondary pupils with suspension histories (kind, days): most one or two suspensions,
+        some three (the repeat-suspension flag), one in thirty a permanent exclusion."""
+        rng = random.Random(f"{self.seed}/exclusions")  # noqa: S311 - demo data
+        chosen: list[tuple[School, Pupil, list[tuple[str, int]]]] = []
+        for school in self.schools:
+            if school.phase not in ("secondary", "pru"):
+                continue
+            for pupil in school.pupils:
+                if rng.random() >= 0.03:
+                    continue
+                roll = rng.random()
+                if roll < 0.6:
+                    history = [("suspension", rng.randint(1, 3))]
+                elif roll < 0.85:
+                    history = [("suspension", 1), ("lunchtime", 2)]
+                elif roll < 0.97:
+                    history = [("suspension", 1), ("suspension", 2), ("suspension", 1)]
+                else:
+                    history = [("suspension", 2), ("permanent", 0)]
+                chosen.append((school, pupil, history))
+        return chosen
+
+    def penalty_candidates(self) -> list[tuple[School, Pupil]]:
+        """Persistently absent pupils (not the severely absent: those are missing) whose schools
+        ask for penalty notices: about one in six of them."""
+        rng = random.Random(f"{self.seed}/penalties")  # noqa: S311 - demo data
+        return [
+            (school, pupil)
+            for school in self.schools
+            for pupil in school.pupils
+            if 0.10 <= pupil.absence < 0.5 and rng.random() < 0.17
+        ]
+
     @property
     def total_pupils(self) -> int:
         return sum(len(s.pupils) for s in self.schools)
 
 
 # -- sending -------------------------------------------------------------------------------
+class DemoCancelled(Exception):
+    """The demo load was asked to stop (the platform is shutting down)."""
+
+
 class Progress:
-    """A one-line progress bar on a terminal (plain lines otherwise)."""
+    """A one-line progress bar on a terminal (plain lines otherwise). Setting :attr:`cancel`
+    stops the load between two steps with :class:`DemoCancelled`."""
 
     def __init__(self, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
         self.stream = stream
         self.enabled = enabled
         self.tty = stream.isatty()
+        self.cancel = threading.Event()
+
+    def check(self) -> None:
+        if self.cancel.is_set():
+            raise DemoCancelled
 
     def steps(self, label: str, items: list[Any]) -> Iterator[Any]:
         total = max(1, len(items))
         started = time.monotonic()
         for index, item in enumerate(items, 1):
+            self.check()
             yield item
             if self.enabled and (self.tty or index == total):
                 width = 30
@@ -362,6 +408,9 @@ class DemoReport:
     referrals: int = 0
     deletions: int = 0
     admissions: int = 0
+    exclusions: int = 0
+    penalty_requests: int = 0
+    notices_issued: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -440,7 +489,172 @@ class DemoLoader:
                     report.marks_accepted += int(result.get("accepted", 0))
                     report.marks_unchanged += int(result.get("unchanged", 0))
             self._missing(api, report)
+        if self.endpoints.exclusions:
+            with httpx.Client(base_url=self.endpoints.exclusions, timeout=self.timeout) as exclusions:
+                self._exclusions(exclusions, report)
+        if self.endpoints.enforcement:
+            with httpx.Client(base_url=self.endpoints.enforcement, timeout=self.timeout) as enforcement:
+                self._penalties(enforcement, report)
         return report
+
+    def _post_retrying(
+        self, client: httpx.Client, path: str, body: Any, headers: dict[str, str]
+    ) -> httpx.Response:
+        """POST, waiting a little while the service has not yet heard of the pupil (the roll and
+        the registers reach exclusions and enforcement as events, a moment after referral-api
+        accepted them)."""
+        response = client.post(path, json=body, headers=headers)
+        for _ in range(40):
+            text = response.text.lower()
+            not_heard_of = response.status_code in (404, 409, 422) and (
+                "roll" in text or "unknown pupil" in text
+            )
+            if not not_heard_of:
+                break
+            self._pause(0.25)
+            response = client.post(path, json=body, headers=headers)
+        return response
+
+    def _exclusions(self, api: httpx.Client, report: DemoReport) -> None:
+        county = self.county
+        days = county.school_days()
+        if len(days) < 8:
+            return
+        codes = ["VA", "VP", "PA", "BU", "DM", "DA"]
+        for index, (school, pupil, history) in enumerate(
+            self.progress.steps("exclusions", county.excluded_pupils())
+        ):
+            start_at = index % max(1, len(days) - 10)
+            for number, (kind, length) in enumerate(history):
+                day = days[min(len(days) - 1, start_at + number * 4)]
+                body: dict[str, Any] = {
+                    "school_urn": school.urn,
+                    "upn": pupil.upn,
+                    "kind": kind,
+                    "start_date": day.isoformat(),
+                    "reason_codes": [codes[(index + number) % len(codes)]],
+                    "sen_provision": pupil.characteristics["sen_provision"],
+                    "ehc_plan": pupil.characteristics["sen_provision"] == "E",
+                    "fsm_eligible": bool(pupil.characteristics["fsm_periods"]),
+                    "looked_after": pupil.characteristics["looked_after"],
+                    "child_in_need": pupil.characteristics["child_in_need"],
+                    "child_protection_plan": pupil.characteristics["child_protection_plan"],
+                    "parents_notified_at": f"{day.isoformat()}T15:30:00+00:00",
+                }
+                if kind == "suspension":
+                    body["length_days"] = length
+                elif kind == "lunchtime":
+                    body["lunchtimes"] = length
+                headers = self._headers(
+                    "school",
+                    [school.urn],
+                    **{"idempotency-key": f"demo-{county.seed}-exc-{pupil.upn}-{number}"},
+                )
+                result = self._check(
+                    self._post_retrying(api, "/exclusions", body, headers), f"exclusion {school.urn}", report
+                )
+                report.exclusions += bool(result)
+                if result and kind == "permanent":
+                    self._check(
+                        api.post(
+                            f"/exclusions/{result['id']}/provision",
+                            json={"provider": "North Kent PRU", "starts_on": day.isoformat()},
+                            headers=self._headers("officer"),
+                        ),
+                        f"provision {result['id']}",
+                        report,
+                    )
+
+    def _has_position(self, api: httpx.Client, urn: str, upn: str, timeout: float = 120.0) -> bool:
+        """Wait until enforcement holds the pupil's attendance position: registers reach it as
+        events, and in embedded mode a county's worth takes a while to apply."""
+        deadline = time.monotonic() + timeout
+        year = self.county.calendar.academic_year_of(self.county.today).label
+        while time.monotonic() < deadline:
+            response = api.get(
+                f"/positions/schools/{urn}/pupils/{upn}",
+                params={"academic_year": year},
+                headers=self._headers("officer"),
+            )
+            if response.status_code == 200:
+                return True
+            self._pause(0.5)
+        return False
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep, but wake and stop at once when the load is cancelled."""
+        self.progress.cancel.wait(seconds)
+        self.progress.check()
+
+    def _penalties(self, api: httpx.Client, report: DemoReport) -> None:
+        county = self.county
+        days = county.school_days()
+        if len(days) < 10:
+            return
+        wait = 120.0
+        for index, (school, pupil) in enumerate(
+            self.progress.steps("penalty notices", county.penalty_candidates())
+        ):
+            body = {
+                "school_urn": school.urn,
+                "upn": pupil.upn,
+                "offence_type": "irregular_attendance",
+                "period_start": days[0].isoformat(),
+                "period_end": days[-1].isoformat(),
+                "notice_to_improve_issued_on": days[min(4, len(days) - 1)].isoformat(),
+                "parents": [
+                    {
+                        "forename": FORENAMES[(index + 3) % len(FORENAMES)],
+                        "surname": pupil.surname,
+                        "relationship": "mother" if index % 2 else "father",
+                        "address": {
+                            "line1": f"{index + 1} Demo Close",
+                            "town": school.district,
+                            "postcode": f"ME{1 + index % 20} {index % 10}ZZ",
+                        },
+                    }
+                ],
+                "evidence": {"summary": "Registers and the notice to improve attached."},
+            }
+            if not self._has_position(api, school.urn, pupil.upn, timeout=wait):
+                report.problems.append(
+                    f"penalty request {school.urn}: enforcement has no attendance for the pupil"
+                )
+                wait = 1.0  # enforcement is behind or stuck: don't wait that long for every pupil
+                continue
+            headers = self._headers(
+                "school", [school.urn], **{"idempotency-key": f"demo-{county.seed}-pn-{pupil.upn}"}
+            )
+            created = self._check(
+                self._post_retrying(api, "/penalty-requests", body, headers),
+                f"penalty request {school.urn}",
+                report,
+            )
+            if not created:
+                continue
+            report.penalty_requests += 1
+            decided = self._check(
+                api.post(
+                    f"/penalty-requests/{created['id']}/decision", json={}, headers=self._headers("officer")
+                ),
+                f"decision {created['id']}",
+                report,
+            )
+            for parent in decided.get("parents", []):
+                if parent.get("outcome") != "eligible" or index % 3 == 2:
+                    continue  # declined by the rules, or the notice not issued yet
+                issued = self._check(
+                    api.post(
+                        f"/penalty-requests/{created['id']}/notices",
+                        json={"parent_ref": parent["parent_ref"], "service_method": "hand"},
+                        headers=self._headers(
+                            "officer", **{"idempotency-key": f"demo-{county.seed}-pn-{parent['parent_ref']}"}
+                        ),
+                    ),
+                    f"notice {created['id']}",
+                    report,
+                )
+                report.notices_issued += bool(issued)
 
     def _missing(self, api: httpx.Client, report: DemoReport) -> None:
         """Referrals and roll changes: children missing education, some found and placed."""

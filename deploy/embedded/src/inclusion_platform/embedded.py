@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 import cme_tracker.bootstrap
@@ -38,7 +39,18 @@ from inclusion_kit.auth import Role, mint_token
 from inclusion_kit.calendar import london_today
 from inclusion_kit.messaging.embedded import EmbeddedBus
 from inclusion_kit.settings import AuthSettings, ServiceSettings
-from inclusion_platform.demo import DemoCounty, DemoLoader, Endpoints, Progress, Size, demo_tokens
+from inclusion_platform.demo import (
+    DemoCancelled,
+    DemoCounty,
+    DemoLoader,
+    Endpoints,
+    Progress,
+    Size,
+    demo_tokens,
+)
+from portal.config import SERVICE_NAMES as PORTAL_SERVICE_KEYS
+from portal.config import PortalSettings, ServiceUrls
+from portal.entrypoints.app import create_app as create_portal_app
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +121,27 @@ def role_tokens(auth: AuthSettings) -> dict[str, str]:
 DEMO_MARKER = "demo-loaded"
 
 
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves SIGINT/SIGTERM to the platform. Each uvicorn server would
+    otherwise take the signal for itself and stop on its own, before the demo loader and the bus
+    are told; the platform stops them all in order from one event."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def portal_settings(host: str, first_port: int, auth: AuthSettings) -> PortalSettings:
+    """The portal (port after the five services) calls each service on its own port and signs
+    users in locally with the services' signing key."""
+    urls = ServiceUrls(
+        **{key: f"http://{host}:{first_port + i}" for i, key in enumerate(PORTAL_SERVICE_KEYS)}
+    )
+    return PortalSettings(
+        mode="local", services=urls, auth=auth, public_url=f"http://{host}:{first_port + len(SERVICES)}"
+    )
+
+
 async def run(
     data_dir: Path,
     host: str,
@@ -127,12 +160,23 @@ async def run(
         kernels.append(kernel)
         app = entry.create_app(settings)
         config = uvicorn.Config(app, host=host, port=first_port + index, log_config=None, lifespan="on")
-        servers.append((entry, uvicorn.Server(config), settings))
+        servers.append((entry, _Server(config), settings))
+    portal_port = first_port + len(SERVICES)
+    portal = _Server(
+        uvicorn.Config(
+            create_portal_app(portal_settings(host, first_port, servers[0][2].auth)),
+            host=host,
+            port=portal_port,
+            log_config=None,
+            lifespan="on",
+        )
+    )
     bus = EmbeddedBus(
         [k.embedded_producer() for k in kernels],
         [s for k in kernels for s in k.embedded_subscribers()],
     )
     tasks = [asyncio.create_task(server.serve(), name=entry.name) for entry, server, _ in servers]
+    tasks.append(asyncio.create_task(portal.serve(), name="portal"))
     tasks.append(asyncio.create_task(bus.run(stop), name="embedded-bus"))
     # Scheduled jobs (overdue reviews, missed deadlines) as the workers run them in Kafka mode.
     tasks += [
@@ -140,7 +184,7 @@ async def run(
         for kernel in kernels
         for job in kernel.periodic
     ]
-    while not all(server.started for _, server, _ in servers):
+    while not (portal.started and all(server.started for _, server, _ in servers)):
         if any(t.done() for t in tasks):
             break
         await asyncio.sleep(0.05)
@@ -156,6 +200,9 @@ async def run(
         for index, (entry, _server, _settings) in enumerate(servers):
             base = f"http://{host}:{first_port + index}"
             lines.append(f"  {entry.name:<13} {base}   API docs: {base}/docs   health: {base}/readyz")
+        lines.append(
+            f"  {'portal':<13} http://{host}:{portal_port}   (sign in as a school, officer or manager)"
+        )
         lines.append("")
         lines.append("Bearer tokens (local signing key, valid 12 hours):")
         for role, token in role_tokens(servers[0][2].auth).items():
@@ -164,8 +211,9 @@ async def run(
         lines.append("Ctrl-C stops; the data is kept and used on the next start.")
         announce("\n".join(lines))
         if demo is not None and not (data_dir / DEMO_MARKER).exists():
-            await _load_demo(data_dir, host, first_port, demo, servers[0][2].auth, announce)
+            await _load_demo(data_dir, host, first_port, demo, servers[0][2].auth, announce, stop)
     await stop.wait()
+    portal.should_exit = True
     for _entry, server, _ in servers:
         server.should_exit = True
     with contextlib.suppress(Exception):
@@ -183,6 +231,7 @@ async def _load_demo(
     size: Size,
     auth: AuthSettings,
     announce: Callable[[str], None],
+    stop: asyncio.Event,
 ) -> None:
     """The demo county, through the services' own HTTP APIs (in a thread: the servers run on this
     loop). Loaded once per data directory; a failure is reported, not fatal."""
@@ -192,13 +241,27 @@ async def _load_demo(
         f"{len(county.school_days())} school days of registers ..."
     )
     endpoints = Endpoints(*(f"http://{host}:{first_port + i}" for i in range(len(SERVICES))))
-    loader = DemoLoader(county, endpoints, demo_tokens(auth), progress=Progress())
-    report = await asyncio.to_thread(loader.run)
+    progress = Progress()
+    loader = DemoLoader(county, endpoints, demo_tokens(auth), progress=progress)
+    loading = asyncio.ensure_future(asyncio.to_thread(loader.run))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({loading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not loading.done():
+        # Shutting down mid-load: stop the loader between two requests, and load again next time
+        # (every write carries an idempotency key, so what landed is not written twice).
+        progress.cancel.set()
+        with contextlib.suppress(DemoCancelled, httpx.HTTPError):
+            await loading
+        announce("The demo load was interrupted; it carries on at the next start.")
+        return
+    stopping.cancel()
+    report = loading.result()
     if report.problems:
         announce("The demo county loaded with problems:\n  " + "\n  ".join(report.problems[:10]))
         return
     (data_dir / DEMO_MARKER).write_text(f"{size}\n")
     announce(
         f"Demo county loaded: {report.pupils} pupils, {report.marks_accepted} marks, "
-        f"{report.referrals} referrals, {report.admissions} admissions."
+        f"{report.referrals} referrals, {report.admissions} admissions, {report.exclusions} "
+        f"exclusions, {report.penalty_requests} penalty requests ({report.notices_issued} notices issued)."
     )

@@ -1,0 +1,1 @@
+"""The portal's pages (FastAPI routes rendering Jinja2 templates)."""
