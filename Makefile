@@ -1,7 +1,7 @@
 # The project's commands. `make test` is the test command CI runs (see README.md).
 UV ?= uv run --frozen
 
-.PHONY: test lint typecheck imports catalog pytest e2e bench-smoke infra-up infra-down run
+.PHONY: test lint typecheck imports catalog pytest e2e bench-smoke audit infra-up infra-down run
 
 test: lint typecheck imports catalog pytest e2e bench-smoke
 
@@ -50,6 +50,10 @@ bench-smoke:
 	$(UV) python bench/attendance_positions.py --schools 4 --pupils 400
 	$(UV) python bench/reports.py --schools 12 --pupils 2000 --requests 20
 	$(UV) python bench/soak.py --minutes 0.5 --schools 20 --pupils 4000
+
+# Known vulnerabilities in the locked dependencies (pip-audit; fails when it could not look them up).
+audit:
+	bash tools/audit-deps.sh
 
 infra-up:
 	@bash deploy/local/up.sh
