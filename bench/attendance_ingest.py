@@ -284,6 +284,23 @@ async def raw_produce(settings: KafkaSettings, topic: str, events: int, size: in
         await producer.stop()
 
 
+def referral_env(db_url: str, bootstrap: str, prefix: str) -> dict[str, str]:
+    """The environment of a real referral-api api/worker for a bench: its own database and topic
+    prefix, the bench's signing key, no rate limit, quiet logs."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("REFERRAL_")},
+        "REFERRAL_DATABASE_URL": db_url,
+        "REFERRAL_BUS": "kafka",
+        "REFERRAL_MODE": "test",
+        "REFERRAL_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+        "REFERRAL_KAFKA__TOPIC_PREFIX": prefix,
+        "REFERRAL_AUTH__JWT_SECRET": SECRET,
+        "REFERRAL_HTTP__RATE_LIMIT_PER_MINUTE": "0",
+        "REFERRAL_LOG_LEVEL": "WARNING",
+        "REFERRAL_RELAY__BATCH_SIZE": "2000",
+    }
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--schools", type=int, default=600)
@@ -301,18 +318,7 @@ async def main() -> int:
     prefix = f"bench-ingest-{uuid.uuid4().hex[:8]}."
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
     topic = prefix + "inclusion.attendance"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("REFERRAL_")},
-        "REFERRAL_DATABASE_URL": db_url,
-        "REFERRAL_BUS": "kafka",
-        "REFERRAL_MODE": "test",
-        "REFERRAL_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
-        "REFERRAL_KAFKA__TOPIC_PREFIX": prefix,
-        "REFERRAL_AUTH__JWT_SECRET": SECRET,
-        "REFERRAL_HTTP__RATE_LIMIT_PER_MINUTE": "0",
-        "REFERRAL_LOG_LEVEL": "WARNING",
-        "REFERRAL_RELAY__BATCH_SIZE": "2000",
-    }
+    env = referral_env(db_url, bootstrap, prefix)
     processes: list[subprocess.Popen[bytes]] = []
     try:
         migrate = await asyncio.to_thread(

@@ -172,17 +172,7 @@ async def main() -> int:
     prefix = f"bench-soak-{uuid.uuid4().hex[:8]}."
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
     topic = prefix + "inclusion.attendance"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("REFERRAL_")},
-        "REFERRAL_DATABASE_URL": db_url,
-        "REFERRAL_BUS": "kafka",
-        "REFERRAL_MODE": "test",
-        "REFERRAL_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
-        "REFERRAL_KAFKA__TOPIC_PREFIX": prefix,
-        "REFERRAL_AUTH__JWT_SECRET": ingest.SECRET,
-        "REFERRAL_HTTP__RATE_LIMIT_PER_MINUTE": "0",
-        "REFERRAL_LOG_LEVEL": "WARNING",
-    }
+    env = ingest.referral_env(db_url, bootstrap, prefix)
     processes: list[subprocess.Popen[bytes]] = []
     conn: asyncpg.Connection | None = None
     try:
