@@ -74,7 +74,7 @@ class Platform:
         return f"http://127.0.0.1:{self.first_port + len(embedded.SERVICES)}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def platform() -> AsyncIterator[Platform]:
     first_port = free_port_block(len(embedded.SERVICES) + 1)
     stop = asyncio.Event()
@@ -107,7 +107,7 @@ async def platform() -> AsyncIterator[Platform]:
             await asyncio.wait_for(task, timeout=30)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
     assert CHROMIUM.exists(), "Debian's chromium is required: apt-get install -y chromium"  # noqa: ASYNC240
     assert AXE.exists(), "axe-core is required: npm ci --prefix services/portal"

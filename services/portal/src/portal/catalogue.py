@@ -487,3 +487,240 @@ PENALTY_DECISION_FORM = FormSpec(
     ],
     submit="Record decision",
 )
+
+
+# CME casework (cme-tracker) ----------------------------------------------------------------------
+
+ENQUIRY_KINDS = (
+    ("school", "The school"),
+    ("family", "The family"),
+    ("neighbours", "Neighbours"),
+    ("health", "Health (GP, school nursing)"),
+    ("housing", "Housing"),
+    ("police", "Police"),
+    ("other_las", "Other local authorities"),
+    ("lost_pupils_search", "Lost pupils database (School to School)"),
+    ("childrens_social_care", "Children's social care"),
+)
+ENQUIRY_RESULTS = (
+    ("no_information", "No information"),
+    ("information_found", "Information found"),
+    ("child_found", "The child was found"),
+    ("no_response", "No response"),
+)
+CLOSE_OUTCOMES = (
+    ("moved_to_other_la", "Moved to another local authority"),
+    ("moved_abroad", "Moved abroad"),
+    ("electively_home_educated", "Now home educated (enters the EHE register)"),
+    ("other_suitable_provision", "Other suitable provision"),
+    ("deceased", "Died"),
+    ("not_found_lost_pupils", "Not found after full enquiries (lost pupils database)"),
+    ("duplicate", "A duplicate of another case"),
+)
+NOTES = Field("notes", "Notes (optional)", "textarea")
+
+
+def enquiry_form(missing: Sequence[str] = ()) -> FormSpec:
+    """``missing``: the checklist's enquiries not yet tried (named in the hint)."""
+    labels = dict(ENQUIRY_KINDS)
+    hint = "Not yet tried: " + ", ".join(labels.get(k, k).lower() for k in missing) + "." if missing else None
+    return FormSpec(
+        "Record an enquiry",
+        [
+            Section(
+                None,
+                [
+                    Field("kind", "Who was asked", "radios", options=ENQUIRY_KINDS, hint=hint),
+                    Field(
+                        "made_by",
+                        "Who made the enquiry",
+                        hint="An officer or an agency, for example Maidstone school nursing team",
+                    ),
+                    Field("made_on", "Date of the enquiry", "date", hint="For example, 11 11 2025"),
+                    Field("result", "Result", "radios", options=ENQUIRY_RESULTS),
+                    NOTES,
+                ],
+            )
+        ],
+        submit="Record enquiry",
+    )
+
+
+LOCATE_FORM = FormSpec(
+    "Record that the child is found",
+    [Section(None, [Field("located_on", "Date the child was found", "date"), NOTES])],
+    submit="Record child found",
+)
+
+CASE_REVIEW_FORM = FormSpec(
+    "Record a review of the case",
+    [Section(None, [Field("reviewed_on", "Date of the review", "date"), NOTES])],
+    submit="Record review",
+)
+
+PLACEMENT_FORM = FormSpec(
+    "Record a placement on a school roll",
+    [
+        Section(
+            None,
+            [
+                Field("school_urn", "School (URN)", width="10", hint="6 digits, for example 118001"),
+                Field("school_name", "School's name (optional)"),
+                Field("la_code", "The school's local authority (code, optional)", width="4"),
+                Field("district", "District (optional)", width="20"),
+                Field("placed_on", "The child's first day at the school", "date"),
+            ],
+        )
+    ],
+    submit="Record placement",
+)
+
+CLOSE_FORM = FormSpec(
+    "Close the case",
+    [
+        Section(
+            None,
+            [
+                Field("outcome", "Outcome", "radios", options=CLOSE_OUTCOMES),
+                Field("closed_on", "Date closed", "date"),
+                Field(
+                    "other_la_code",
+                    "The other local authority (code)",
+                    width="4",
+                    hint="When moved to another LA",
+                ),
+                Field(
+                    "duplicate_of",
+                    "The case it duplicates",
+                    width="20",
+                    hint="When a duplicate, for example cme-1a2b",
+                ),
+                NOTES,
+            ],
+        )
+    ],
+    submit="Close case",
+)
+
+
+# The EHE register (cme-tracker) ------------------------------------------------------------------
+
+
+def ehe_action_form(title: str, date_label: str, submit: str) -> FormSpec:
+    return FormSpec(title, [Section(None, [Field("on", date_label, "date"), NOTES])], submit=submit)
+
+
+EHE_ACTIONS: dict[str, FormSpec] = {
+    "first-contact": ehe_action_form("Record first contact", "Date of first contact", "Record first contact"),
+    "visit-offer": ehe_action_form(
+        "Record the visit offered", "Date the visit was offered", "Record visit offer"
+    ),
+    "reviews": ehe_action_form("Record the yearly review", "Date of the review", "Record review"),
+}
+
+EHE_END_FORM = FormSpec(
+    "End the registration",
+    [
+        Section(
+            None,
+            [
+                Field("on", "Date it ended", "date"),
+                Field(
+                    "reason", "Why it ended", hint="For example, returned to school at Example High School"
+                ),
+            ],
+        )
+    ],
+    submit="End registration",
+)
+
+
+# Exclusions: sixth-day provision and reviews (exclusions) ----------------------------------------
+
+PROVISION_FORM = FormSpec(
+    "Record full-time provision from the sixth day",
+    [
+        Section(
+            None,
+            [
+                Field("provider", "Provider", hint="For example, East Kent Pupil Referral Unit"),
+                Field("provider_urn", "Provider's URN (optional)", width="10"),
+                Field("starts_on", "Date the provision starts", "date"),
+            ],
+        )
+    ],
+    submit="Record provision",
+)
+
+UPHELD_REINSTATED = (("upheld", "Upheld"), ("reinstated", "Reinstated"))
+
+REVIEW_FORMS: dict[str, FormSpec] = {
+    "representations": FormSpec(
+        "Record the parents' representations",
+        [Section(None, [Field("received_on", "Date the representations were received", "date")])],
+        submit="Record representations",
+        fixed={"stage": "representations"},
+    ),
+    "board": FormSpec(
+        "Record the governing board's decision",
+        [
+            Section(
+                None,
+                [
+                    Field("outcome", "Decision", "radios", options=UPHELD_REINSTATED),
+                    Field("decided_on", "Date of the decision", "date"),
+                    Field("parents_notice_sent_on", "Date the decision was sent to the parents", "date"),
+                    Field(
+                        "notice_posted",
+                        "Was it sent by first-class post?",
+                        "yesno",
+                        options=YES_NO,
+                        hint="A posted notice counts as given on the second working day after.",
+                    ),
+                    Field("reinstated_on", "Date of reinstatement (when reinstated)", "date"),
+                ],
+            )
+        ],
+        submit="Record decision",
+        fixed={"stage": "board"},
+    ),
+    "independent_review": FormSpec(
+        "Record the independent review panel's decision",
+        [
+            Section(
+                None,
+                [
+                    Field("applied_on", "Date the parents applied", "date"),
+                    Field(
+                        "outcome",
+                        "Decision",
+                        "radios",
+                        options=(
+                            ("upheld", "Upheld"),
+                            ("recommend_reconsideration", "Recommended that the board reconsider"),
+                            ("quashed", "Quashed (the board must reconsider)"),
+                        ),
+                    ),
+                    Field("decided_on", "Date of the decision", "date"),
+                    Field("board_notified_on", "Date the board was told", "date"),
+                ],
+            )
+        ],
+        submit="Record decision",
+        fixed={"stage": "independent_review"},
+    ),
+    "reconsideration": FormSpec(
+        "Record the board's reconsideration",
+        [
+            Section(
+                None,
+                [
+                    Field("outcome", "Decision", "radios", options=UPHELD_REINSTATED),
+                    Field("decided_on", "Date of the decision", "date"),
+                ],
+            )
+        ],
+        submit="Record decision",
+        fixed={"stage": "reconsideration"},
+    ),
+}

@@ -17,7 +17,7 @@ from portal.api import ApiClient, ApiError, ServiceUnavailable
 from portal.config import PortalSettings
 from portal.oidc import OidcClient
 from portal.session import EncryptedSessionMiddleware
-from portal.web import auth, manager, officer, school
+from portal.web import auth, casework, manager, officer, school
 from portal.web.deps import PageError, error_page
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -80,7 +80,7 @@ def create_app(
     app.state.api = api
     app.state.oidc = oidc
     app.mount("/assets", StaticFiles(directory=STATIC), name="assets")
-    for router in (auth.router, school.router, officer.router, manager.router):
+    for router in (auth.router, school.router, officer.router, casework.router, manager.router):
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

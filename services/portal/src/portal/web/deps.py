@@ -167,6 +167,7 @@ def _nav(user: User | None, path: str) -> list[dict[str, Any]]:
             ("/officer/triage", "Triage"),
             ("/officer/cme", "CME cases"),
             ("/officer/exclusions", "Exclusions"),
+            ("/officer/ehe", "EHE register"),
         ]
         items += [("/officer/penalty-requests", "Penalty requests")]
     if user.has(REPORT_ROLES):

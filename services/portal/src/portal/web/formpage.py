@@ -60,11 +60,14 @@ async def submit(
     intro: str | None = None,
     template: str = "form.html",
     extra: dict[str, Any] | None = None,
+    conflict: str = "This cannot be done now",
 ) -> Response:
     """POST the form's body to the service; on success flash ``message`` and go to ``done``.
 
     The form carries an idempotency key made when it was first shown and kept while the user
     corrects it, so a double click or a resubmission after a lost answer does not send twice.
+    A 409 (the record's state does not allow it, e.g. an illegal transition of a case) is shown in
+    the error summary as ``conflict`` followed by the service's reason, with the status 409.
     """
     form = await checked_form(request)
     lists = {key: [str(v) for v in form.getlist(key)] for key in form}
@@ -85,6 +88,9 @@ async def submit(
                 409, "Your form is still being sent. Wait a moment, then check the list."
             ) from None
         errors = map_errors(spec, exc.errors) if exc.errors else []
+        if exc.status == 409 and not errors:
+            reason = exc.detail or exc.title or "the record has changed"
+            errors = [FieldError(None, "", f"{conflict}: {reason[:1].lower()}{reason[1:]}".rstrip(".") + ".")]
         if exc.status == 422 and exc.slug == "idempotency-key-reused":
             key = str(uuid.uuid4())  # the form changed after an earlier attempt was stored
             errors = [FieldError(None, "", "Check the form and send it again.")]

@@ -94,13 +94,6 @@ async def cme_caseload(
     )
 
 
-@router.get("/cases/{case_id}")
-async def cme_case(request: Request, case_id: str, user: CaseReader, api: Api) -> Response:
-    case = await fetch(api, "cme", f"/cases/{case_id}", user)
-    history = await fetch(api, "cme", f"/cases/{case_id}/history", user)
-    return render(request, "case.html", {"c": case, "history": history["entries"]})
-
-
 @router.get("/officer/exclusions")
 async def exclusion_deadlines(
     request: Request, user: CaseReader, api: Api, deadline: str = "due", cursor: str | None = None

@@ -256,12 +256,6 @@ async def submit_exclusion(request: Request, user: Submitter, api: Api) -> Respo
     )
 
 
-@router.get("/exclusions/{exclusion_id}")
-async def exclusion(request: Request, exclusion_id: str, user: AnyRecordReader, api: Api) -> Response:
-    record = await fetch(api, "exclusions", f"/exclusions/{exclusion_id}", user)
-    return render(request, "exclusion.html", {"e": record})
-
-
 @router.get("/part-time-timetables/new")
 async def part_time_form(request: Request, user: Submitter) -> Response:
     return formpage.show(
