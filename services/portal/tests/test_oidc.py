@@ -22,6 +22,8 @@ from fastapi.responses import JSONResponse
 from portal.config import PortalSettings
 from portal.entrypoints.app import create_app
 
+from .conftest import csrf
+
 IDP = "http://127.0.0.1:9999"
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -31,6 +33,7 @@ class FakeIdp:
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     nonce_override: str | None = None
     audience: str = "inclusion-platform"
+    end_session: bool = True
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -39,13 +42,16 @@ class FakeIdp:
 
         @app.get("/.well-known/openid-configuration")
         async def discovery() -> dict[str, Any]:
-            return {
+            document = {
                 "issuer": IDP,
                 "authorization_endpoint": f"{IDP}/authorize",
                 "token_endpoint": f"{IDP}/token",
                 "jwks_uri": f"{IDP}/jwks",
                 "id_token_signing_alg_values_supported": ["RS256"],
             }
+            if self.end_session:
+                document["end_session_endpoint"] = f"{IDP}/logout"
+            return document
 
         @app.get("/jwks")
         async def jwks() -> dict[str, Any]:
@@ -167,3 +173,46 @@ async def test_an_access_token_the_apis_would_refuse_makes_no_session(
     response = await client.get("/auth/callback", params={"code": code, "state": state})
     assert response.status_code == 400 and "cannot use this service" in response.text
     assert (await client.get("/officer/triage")).status_code == 303
+
+
+async def _signed_in(idp: FakeIdp, client: httpx.AsyncClient) -> str:
+    """Sign in through the provider; the CSRF token of the signed-in session."""
+    start = await client.get("/sign-in/oidc")
+    code, state = idp.authorize(start.headers["location"])
+    assert (await client.get("/auth/callback", params={"code": code, "state": state})).status_code == 303
+    return await csrf(client, "/signed-out")  # any page shows the sign-out form with the token
+
+
+async def test_sign_out_ends_the_providers_session_too(idp_portal: tuple[FakeIdp, httpx.AsyncClient]) -> None:
+    idp, client = idp_portal
+    token = await _signed_in(idp, client)
+    out = await client.post("/sign-out", data={"csrf_token": token})
+    assert out.status_code == 303 and "Max-Age=0" in out.headers["set-cookie"]
+    location = urlsplit(out.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{IDP}/logout"
+    query = {k: v[0] for k, v in parse_qs(location.query).items()}
+    assert query["client_id"] == "portal"
+    assert query["post_logout_redirect_uri"] == "http://portal/signed-out"
+    hint = jwt.decode(query["id_token_hint"], KEY.public_key(), algorithms=["RS256"], audience="portal")
+    assert hint["sub"] == "officer-7" and hint["iss"] == IDP
+    # Browsers apply form-action to the sign-out form's redirect: the provider's origin is allowed.
+    assert f"form-action 'self' {IDP};" in out.headers["content-security-policy"]
+    assert (await client.get("/officer/triage")).status_code == 303  # signed out here
+    assert "You have signed out" in (await client.get("/signed-out")).text
+
+
+async def test_sign_out_without_an_end_session_endpoint_clears_the_session_only(
+    idp_portal: tuple[FakeIdp, httpx.AsyncClient],
+) -> None:
+    idp, client = idp_portal
+    idp.end_session = False
+    token = await _signed_in(idp, client)
+    out = await client.post("/sign-out", data={"csrf_token": token})
+    assert out.status_code == 303 and out.headers["location"] == "/signed-out"
+    assert "Max-Age=0" in out.headers["set-cookie"]
+    assert "form-action 'self';" in out.headers["content-security-policy"]
+    assert (await client.get("/officer/triage")).status_code == 303
+    # A forged sign-out (no CSRF token) is refused and leaves nobody signed out.
+    token = await _signed_in(idp, client)
+    assert (await client.post("/sign-out", data={"csrf_token": "forged"})).status_code == 403
+    assert (await client.get("/signed-out")).text.count('action="/sign-out"') == 1

@@ -8,6 +8,9 @@
    client id, ``exp``, ``nonce``), then verifies the access token with the kit's
    :class:`~inclusion_kit.auth.TokenVerifier` exactly as the services will, so a token the APIs
    would refuse never becomes a session.
+3. :meth:`OidcClient.logout_url` is RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0):
+   the provider's ``end_session_endpoint`` with ``client_id``, ``post_logout_redirect_uri`` and,
+   when the session kept it, ``id_token_hint``; None when discovery has no such endpoint.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class SignedIn:
     access_token: str
     expires_at: int
     name: str | None
+    id_token: str = ""
 
 
 def _https_or_loopback(url: str, what: str) -> None:
@@ -200,7 +204,34 @@ class OidcClient:
         if access_claims.get("sub") != claims.get("sub"):
             raise SignInError("The identity provider's tokens are for different people.")
         name = claims.get("name") if isinstance(claims.get("name"), str) else None
-        return SignedIn(principal, access_token, int(access_claims["exp"]), name)
+        return SignedIn(principal, access_token, int(access_claims["exp"]), name, id_token)
+
+    async def logout_url(self, post_logout_redirect_uri: str, id_token_hint: str | None = None) -> str | None:
+        """Where to send the browser to end the provider's session too (None: the provider has no
+        ``end_session_endpoint``, or cannot be reached; the portal's own session ends anyway)."""
+        try:
+            meta = await self.metadata()
+            endpoint = meta.get("end_session_endpoint")
+            if not isinstance(endpoint, str) or not endpoint:
+                return None
+            _https_or_loopback(endpoint, "end_session_endpoint")
+        except SignInError:
+            return None
+        query = {"client_id": self.settings.client_id, "post_logout_redirect_uri": post_logout_redirect_uri}
+        if id_token_hint:
+            query["id_token_hint"] = id_token_hint
+        return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(query)}"
+
+    def end_session_origin(self) -> str | None:
+        """The origin of the provider's ``end_session_endpoint`` once discovery was read (the
+        sign-out form's redirect goes there, so the CSP's ``form-action`` must allow it)."""
+        endpoint = (self._metadata or {}).get("end_session_endpoint")
+        if not isinstance(endpoint, str):
+            return None
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return None
+        return f"{parts.scheme}://{parts.netloc}"
 
     async def _verify_id_token(self, id_token: str, nonce: str) -> dict[str, Any]:
         meta = await self.metadata()

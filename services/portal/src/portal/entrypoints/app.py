@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
 import httpx
@@ -24,20 +24,28 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    "connect-src 'self'; form-action 'self'{form_action}; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
 )
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    """``form_action`` names one more origin forms may lead to: the identity provider's
+    end-session endpoint, where the sign-out form's redirect goes (browsers apply ``form-action``
+    to a form's redirects too)."""
+
+    def __init__(self, app: ASGIApp, form_action: Callable[[], str | None] = lambda: None) -> None:
         self.app = app
+        self.form_action = form_action
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
+                extra = self.form_action()
+                csp = CSP.format(form_action=f" {extra}" if extra else "")
                 headers += [
-                    (b"content-security-policy", CSP.encode()),
+                    (b"content-security-policy", csp.encode()),
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"same-origin"),
                     (b"x-frame-options", b"DENY"),
@@ -113,5 +121,7 @@ def create_app(
         max_age=settings.session_max_age_seconds,
         secure=settings.cookie_secure,
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        SecurityHeaders, form_action=oidc.end_session_origin if oidc is not None else lambda: None
+    )
     return app

@@ -35,6 +35,9 @@ ROLE_CHOICES = (
     (Role.ADMIN.value, "Administrator"),
 )
 _URN = re.compile(r"^[0-9]{6}$")
+# Characters of ID and access token together up to which the ID token is kept in the session as
+# the logout hint: the encrypted cookie must stay under the browsers' 4 KB.
+ID_TOKEN_HINT_BUDGET = 2400
 
 
 def _home_for(user: User) -> str:
@@ -172,13 +175,28 @@ async def oidc_callback(
     )
     request.session.clear()
     request.session["user"] = user.to_session()
+    request.session["signed_in_with"] = "oidc"
+    # For RP-initiated logout: the ID token as the hint, when the cookie has room for it (the
+    # provider then knows whose session to end; without it, client_id is sent alone).
+    if len(signed.id_token) + len(signed.access_token) <= ID_TOKEN_HINT_BUDGET:
+        request.session["id_token"] = signed.id_token
     return RedirectResponse(next_url if next_url != "/" else _home_for(user), status_code=303)
 
 
 @router.post("/sign-out")
 async def sign_out(request: Request, _user: Annotated[User, Depends(current_user)]) -> Response:
+    """End the portal's session (the cookie is cleared whatever happens next) and, after an OIDC
+    sign-in, the provider's too when its discovery document has an ``end_session_endpoint``."""
     await checked_form(request)
+    via_oidc = request.session.get("signed_in_with") == "oidc"
+    hint = request.session.get("id_token")
     request.session.clear()
+    client = _oidc(request)
+    if via_oidc and client is not None:
+        done = settings_of(request).public_url.rstrip("/") + "/signed-out"
+        url = await client.logout_url(done, hint if isinstance(hint, str) else None)
+        if url is not None:
+            return RedirectResponse(url, status_code=303)
     return RedirectResponse("/signed-out", status_code=303)
 
 
