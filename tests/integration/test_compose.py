@@ -70,11 +70,25 @@ SERVICES = (
 )
 PROCESSES = ("migrate", "api", "worker")
 
-# Variables the compose file must refuse to run without (nothing defaults to a secret).
-REQUIRED_VARIABLES = ("JWT_SECRET", "CURSOR_SECRET", "DB_PASSWORD", "POSTGRES_PASSWORD")
-# Long enough to pass production's minimum secret length (32 characters).
+# Variables the compose file must refuse to run without (nothing defaults to a secret; the
+# portal's identity provider and public address have no sensible default either).
+REQUIRED_VARIABLES = (
+    "JWT_SECRET",
+    "CURSOR_SECRET",
+    "DB_PASSWORD",
+    "POSTGRES_PASSWORD",
+    "PORTAL_SESSION_SECRET",
+    "OIDC_DISCOVERY_URL",
+    "OIDC_CLIENT_ID",
+    "OIDC_CLIENT_SECRET",
+    "PORTAL_PUBLIC_URL",
+)
+# Long enough to pass production's minimum secret length (32 characters); addresses are https.
 TEST_VARIABLES = {
     name: f"test-only-{name.lower().replace('_', '-')}-" + "0" * 32 for name in REQUIRED_VARIABLES
+} | {
+    "OIDC_DISCOVERY_URL": "https://login.example.test/.well-known/openid-configuration",
+    "PORTAL_PUBLIC_URL": "https://portal.example.test",
 }
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIAL", re.IGNORECASE)
 REQUIRED_INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*):?\?[^}]*\}")
@@ -297,6 +311,10 @@ class Gateway:
     http: Directive
     proxied: dict[str, str] = field(default_factory=dict)
 
+    def on(self, server: Directive) -> Gateway:
+        """The same gateway seen through another of its servers."""
+        return Gateway(self.upstreams, server.children("location"), server, self.http)
+
     def select(self, uri: str) -> Directive | None:
         """nginx's choice: exact match; else the longest prefix, unless a regex (in file order)
         matches first and that prefix is not ^~."""
@@ -339,15 +357,29 @@ class Gateway:
         return servers[0].rsplit(":", 1)[0], target.path
 
 
-@pytest.fixture(scope="module")
-def gateway() -> Gateway:
+API_PORT, PORTAL_PORT = "8080", "8081"
+
+
+def gateway_servers() -> tuple[Gateway, Gateway]:
+    """The APIs' server (8080) and the portal's (8081): the gateway's only two."""
     top = nginx_parse(NGINX_CONF.read_text(encoding="utf-8"))
     (http,) = [d for d in top if d.name == "http"]
     upstreams = {u.args[0]: [s.args[0] for s in u.children("server")] for u in http.children("upstream")}
-    servers = http.children("server")
-    assert len(servers) == 1, "the gateway has one server block"
-    (server,) = servers
-    return Gateway(upstreams, server.children("location"), server, http)
+    servers = {tuple(s.value("listen") or []): s for s in http.children("server")}
+    assert set(servers) == {(API_PORT,), (PORTAL_PORT,)}, f"the gateway's servers listen on {sorted(servers)}"
+    api = servers[(API_PORT,)]
+    apis = Gateway(upstreams, api.children("location"), api, http)
+    return apis, apis.on(servers[(PORTAL_PORT,)])
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Gateway:
+    return gateway_servers()[0]
+
+
+@pytest.fixture(scope="module")
+def portal_gateway() -> Gateway:
+    return gateway_servers()[1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -537,6 +569,8 @@ def test_only_the_gateway_publishes_a_port(compose: dict[str, Any]) -> None:
     gateway_service = service(compose, "gateway")
     assert re.fullmatch(r"nginx:[\w.-]+", gateway_service["image"])
     assert any(str(port).endswith(":8080") for port in gateway_service["ports"])
+    assert any(str(port).endswith(":8081") for port in gateway_service["ports"]), "the portal's port"
+    assert depends_on(gateway_service).get("portal") == "service_healthy"
     assert any(
         str(volume).startswith("./deploy/gateway/nginx.conf:/etc/nginx/nginx.conf")
         for volume in gateway_service.get("volumes", [])
@@ -654,3 +688,93 @@ def test_no_path_prefix_belongs_to_two_services() -> None:
         for route in svc.routes:
             owners.setdefault(route, []).append(svc.name)
     assert {route: names for route, names in owners.items() if len(names) > 1} == {}
+
+
+# ---------------------------------------------------------------------------------------------
+# The portal: one process from the same image, behind the gateway's second server
+# ---------------------------------------------------------------------------------------------
+PORTAL_BACKENDS = {
+    "referral": "referral-api",
+    "cme": "cme-tracker",
+    "exclusions": "exclusions",
+    "enforcement": "enforcement",
+    "reporting": "reporting",
+}
+
+
+@functools.cache
+def portal_routes() -> tuple[str, ...]:
+    """The first path segments of the portal's pages, forms and assets, read from its app."""
+    from portal.config import PortalSettings
+    from portal.entrypoints.app import create_app as create_portal_app
+
+    def paths(routes: Any) -> Iterator[str]:
+        for route in routes:
+            if hasattr(route, "original_router"):  # an included router (the portal's have no prefix)
+                yield from paths(route.original_router.routes)
+            elif getattr(route, "path", ""):
+                yield route.path
+
+    found = {"/" + p.split("/")[1] for p in paths(create_portal_app(PortalSettings(mode="test")).routes)}
+    assert len(found) > 10, found
+    return tuple(sorted(found))
+
+
+def test_portal_runs_from_the_one_image_in_production(compose: dict[str, Any]) -> None:
+    portal = service(compose, "portal")
+    assert command(portal)[0] == "serve" and command(portal)[-1] == "8000"
+    build = portal["build"]
+    assert (ROOT / build.get("context", ".") / build["dockerfile"]).resolve() == DOCKERFILE
+    assert build["args"]["SERVICE"] == "portal" and "portal" in portal["image"]
+    assert "entrypoint" not in portal and "ports" not in portal, "published only through the gateway"
+    test = portal.get("healthcheck", {}).get("test")
+    assert test and "/healthz" in " ".join(test), "the portal has no /readyz: it holds no state"
+    env = environment(portal)
+    assert [k for k in env if not k.startswith("PORTAL_")] == []
+    assert env["PORTAL_MODE"] == "production"
+    assert env["PORTAL_LOCAL_SIGN_IN"] == "false" and env["PORTAL_COOKIE_SECURE"] == "true"
+    for key, name in PORTAL_BACKENDS.items():
+        url = urlsplit(env[f"PORTAL_SERVICES__{key.upper()}"])
+        assert (url.scheme, url.hostname, url.port) == ("http", f"{name}-api", 8000), key
+        service(compose, f"{name}-api")
+        assert depends_on(portal).get(f"{name}-api"), f"the portal starts after {name}-api"
+    pyproject = tomllib.loads((ROOT / "services" / "portal" / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["name"] == "portal" and "portal" in pyproject["project"]["scripts"]
+
+
+def test_compose_environment_loads_as_the_portals_production_settings(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal.config import PortalSettings
+
+    for variable in [v for v in os.environ if v.startswith("PORTAL_")]:
+        monkeypatch.delenv(variable)
+    for key, value in environment(service(compose, "portal")).items():
+        monkeypatch.setenv(key, value)
+    settings = PortalSettings()  # production refuses local sign-in, a weak secret, no OIDC, http
+    assert settings.mode == "production" and not settings.local_sign_in_allowed
+    assert settings.oidc is not None and settings.oidc.client_secret is not None
+    assert (
+        settings.oidc.api_audience
+        == environment(service(compose, "referral-api-api"))["REFERRAL_AUTH__AUDIENCE"]
+    )
+    assert settings.public_url == TEST_VARIABLES["PORTAL_PUBLIC_URL"]
+
+
+def test_the_portal_is_a_server_of_its_own(gateway: Gateway, portal_gateway: Gateway) -> None:
+    """The portal's pages share prefixes with the APIs (/referrals, /exclusions, ...): behind one
+    base URL they would collide, so port 8081 sends everything to the portal and 8080 nothing."""
+    api_routes = {route for svc in SERVICES for route in svc.routes}
+    assert set(portal_routes()) & api_routes, "no overlap: the portal could share the APIs' server"
+    assert portal_gateway.upstreams["portal"] == ["portal:8000"]
+    for route in portal_routes():
+        if route == "/healthz":
+            continue  # the gateway's own liveness on both servers
+        for uri in (route, f"{route}/x", f"{route}/x/y?z=1".split("?")[0]):
+            assert portal_gateway.route(uri) == ("portal", ""), f"{uri} -> {portal_gateway.route(uri)}"
+            assert (gateway.route(uri) or ("",))[0] != "portal", f"{uri} reaches the portal on 8080"
+    for route in api_routes:
+        assert portal_gateway.route(route) == ("portal", ""), f"{route} reaches an API on 8081"
+    assert portal_gateway.route("/healthz") is None and gateway.route("/") is None
+    headers = {d.args[0].lower() for d in portal_gateway.server.children("proxy_set_header")}
+    assert {"host", "x-forwarded-proto", "x-request-id"} <= headers

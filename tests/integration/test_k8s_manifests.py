@@ -58,10 +58,15 @@ SERVICES = (
     Svc("enforcement", "ENFORCEMENT_", "enforcement"),
     Svc("reporting", "REPORTING_", "reporting"),
 )
+# The portal: one Deployment (no database, no worker, no migration) behind its own Ingress host.
+PORTAL = "portal"
+PORTAL_INGRESS = "inclusion-portal"
 # The Secrets the pods reference (created outside git; deploy/k8s/README.md says how).
-REQUIRED_SECRETS = {"inclusion-auth": {"jwt-secret", "cursor-secret"}} | {
-    f"{svc.name}-database": {"url"} for svc in SERVICES
-}
+REQUIRED_SECRETS = (
+    {"inclusion-auth": {"jwt-secret", "cursor-secret"}}
+    | {f"{svc.name}-database": {"url"} for svc in SERVICES}
+    | {"portal-session": {"secret"}, "portal-oidc": {"client-secret"}}
+)
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIAL|DATABASE_URL", re.I)
 CREDENTIALS_IN_URL = re.compile(r"://[^/@\s]+:[^/@\s]+@")
 WORKLOADS = ("Deployment", "Job")
@@ -474,7 +479,7 @@ def all_containers(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def test_every_pod_runs_non_root_read_only_and_sized(objects: dict[tuple[str, str], dict[str, Any]]) -> None:
     found = workloads(objects)
-    assert len(found) == 3 * len(SERVICES)
+    assert len(found) == 3 * len(SERVICES) + 1, "migrate, api and worker per service, and the portal"
     for obj in found:
         where = f"{obj['kind']}/{obj['metadata']['name']}"
         spec = obj["spec"]["template"]["spec"]
@@ -625,7 +630,7 @@ def test_services_select_existing_pods_on_declared_ports(
     objects: dict[tuple[str, str], dict[str, Any]],
 ) -> None:
     services = [o for o in objects.values() if o["kind"] == "Service"]
-    assert len(services) == len(SERVICES)
+    assert len(services) == len(SERVICES) + 1
     for service in services:
         selector = service["spec"]["selector"]
         matched = [o for o in workloads(objects) if selects(selector, pod_labels(o))]
@@ -639,7 +644,7 @@ def test_disruption_budgets_cover_existing_deployments(
     objects: dict[tuple[str, str], dict[str, Any]],
 ) -> None:
     budgets = [o for o in objects.values() if o["kind"] == "PodDisruptionBudget"]
-    assert len(budgets) == 2 * len(SERVICES)
+    assert len(budgets) == 2 * len(SERVICES) + 1
     hpas = {
         o["spec"]["scaleTargetRef"]["name"]: o
         for o in objects.values()
@@ -659,7 +664,7 @@ def test_disruption_budgets_cover_existing_deployments(
 def test_autoscalers_target_the_apis(objects: dict[tuple[str, str], dict[str, Any]]) -> None:
     hpas = [o for o in objects.values() if o["kind"] == "HorizontalPodAutoscaler"]
     assert sorted(h["spec"]["scaleTargetRef"]["name"] for h in hpas) == sorted(
-        f"{s.name}-api" for s in SERVICES
+        [*(f"{s.name}-api" for s in SERVICES), PORTAL]
     )
     for hpa in hpas:
         assert hpa["apiVersion"] == "autoscaling/v2"
@@ -771,7 +776,9 @@ def gateway_routes() -> dict[str, str]:
 
 
 def test_ingress_routes_are_the_gateways(objects: dict[tuple[str, str], dict[str, Any]]) -> None:
-    ingresses = [o for o in objects.values() if o["kind"] == "Ingress"]
+    ingresses = [
+        o for o in objects.values() if o["kind"] == "Ingress" and o["metadata"]["name"] != PORTAL_INGRESS
+    ]
     routes: dict[str, str] = {}
     for ingress in ingresses:
         assert ingress["spec"]["tls"][0]["secretName"] == "inclusion-api-tls", key(ingress)
@@ -841,3 +848,87 @@ async def test_wait_for_schema_holds_until_migrate_has_run(
 def test_wait_for_schema_needs_the_images_service_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SERVICE", raising=False)
     assert load_wait_script().main() == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# The portal
+# ---------------------------------------------------------------------------------------------
+PORTAL_BACKENDS = {
+    "referral": "referral-api",
+    "cme": "cme-tracker",
+    "exclusions": "exclusions",
+    "enforcement": "enforcement",
+    "reporting": "reporting",
+}
+
+
+def test_the_portal_is_probed_and_calls_the_apis_services(
+    objects: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    for kind in ("Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"):
+        assert (kind, PORTAL) in objects, f"no {kind}/{PORTAL}"
+    spec = objects["Deployment", PORTAL]["spec"]
+    assert "replicas" not in spec, "the autoscaler owns the portal's replica count"
+    pod = spec["template"]["spec"]
+    assert "initContainers" not in pod, "the portal has no database to wait for"
+    (container,) = pod["containers"]
+    assert container["args"][0] == "serve"
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": 8000}
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"] == "/healthz", probe
+    env = container_environment(objects, container)
+    for name, svc in PORTAL_BACKENDS.items():
+        url = env[f"PORTAL_SERVICES__{name.upper()}"]
+        assert url == f"http://{svc}-api:8000", name
+        assert ("Service", f"{svc}-api") in objects
+    hpa = objects["HorizontalPodAutoscaler", PORTAL]["spec"]
+    assert hpa["minReplicas"] >= 2, "a rolling update or a drain never leaves no portal"
+
+
+def test_the_portal_loads_its_settings_in_production(
+    objects: dict[tuple[str, str], dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal.config import PortalSettings
+
+    (container,) = objects["Deployment", PORTAL]["spec"]["template"]["spec"]["containers"]
+    for variable in [v for v in os.environ if v.startswith("PORTAL_")]:
+        monkeypatch.delenv(variable)
+    env = container_environment(objects, container)
+    assert all(k.startswith("PORTAL_") for k in env), "variables of another service"
+    for variable, value in env.items():
+        monkeypatch.setenv(variable, value)
+    # Production refuses local sign-in, no identity provider, a short session secret, cookies
+    # that are not Secure and a public address that is not https.
+    settings = PortalSettings()
+    assert settings.mode == "production" and not settings.local_sign_in_allowed
+    assert settings.oidc is not None and settings.oidc.client_secret is not None
+    assert settings.oidc.discovery_url.startswith("https://login.example-county.gov.uk/")
+    common = objects["ConfigMap", "inclusion-common"]["data"]
+    assert settings.oidc.api_audience == common["AUTH__AUDIENCE"], "the APIs' audience"
+    assert settings.public_url == "https://inclusion.example-county.gov.uk"
+
+
+def test_the_portal_has_a_host_of_its_own(objects: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """The portal's pages share path prefixes with the APIs (/referrals, /exclusions, ...): it is
+    routed by host, every path of its host to the portal and none of the APIs' routes to it."""
+    ingress = objects["Ingress", PORTAL_INGRESS]["spec"]
+    (rule,) = ingress["rules"]
+    host = rule["host"]
+    assert rule["http"]["paths"] == [
+        {
+            "path": "/",
+            "pathType": "Prefix",
+            "backend": {"service": {"name": PORTAL, "port": {"name": "http"}}},
+        }
+    ]
+    assert ingress["tls"] == [{"hosts": [host], "secretName": "inclusion-portal-tls"}]
+    settings = objects["ConfigMap", "portal-config"]["data"]
+    assert settings["PORTAL_PUBLIC_URL"] == f"https://{host}", "the OIDC redirect URI is on the portal's host"
+    api_hosts: set[str | None] = set()
+    for obj in objects.values():
+        if obj["kind"] == "Ingress" and obj["metadata"]["name"] != PORTAL_INGRESS:
+            api_hosts |= {r.get("host") for r in obj["spec"]["rules"]}
+            api_hosts |= {h for t in obj["spec"].get("tls", []) for h in t["hosts"]}
+            for r in obj["spec"]["rules"]:
+                assert all(p["backend"]["service"]["name"] != PORTAL for p in r["http"]["paths"])
+    assert host not in api_hosts, "the portal's host must not carry the APIs' routes"
