@@ -16,6 +16,7 @@ from reporting.domain.model import (
     UNAUTHORISED,
     UNKNOWN_CODE,
     Direction,
+    MarkDeltas,
     PeriodIndex,
     Polarity,
     Rag,
@@ -29,6 +30,7 @@ from reporting.domain.model import (
     period_of,
     previous_periods,
     rag,
+    status_moves,
 )
 from reporting.views import suppress
 
@@ -129,6 +131,50 @@ def test_periods_come_from_the_calendar() -> None:
     assert exc.value.parameter == "term"
     with pytest.raises(InvalidPeriod):
         period_of(CALENDAR, "2040/41")
+
+
+def test_an_events_marks_sum_per_period_with_corrections_taking_their_old_code_out() -> None:
+    autumn1 = period_of(CALENDAR, "2025/26", half_term="autumn-1")
+    autumn2 = period_of(CALENDAR, "2025/26", half_term="autumn-2")
+    a, b = autumn1.start, CALENDAR.school_day_on_or_after(autumn2.start)
+    deltas = MarkDeltas(PeriodIndex(CALENDAR), cache_size=2, cached_marks=2)
+    day = ((a, "/", None, "2024"), (a, "N", "/", "2024"))  # present, then a correction / -> N
+    present_then_moved = dict(deltas.of(day))
+    assert set(present_then_moved) == {"2025/26", "2025/26:autumn", "2025/26:autumn-1"}
+    expected = [0] * 7
+    expected[UNAUTHORISED] = 1  # +1 present -1 present +1 unauthorised
+    assert all(list(v) == expected for v in present_then_moved.values())
+    assert deltas.of(day) is deltas.of(day)  # kept: a county day repeats the same marks
+    # Across half-terms: each mark counts in its own half-term, both in the term and the year.
+    two = dict(deltas.of(((a, "/", None, "2024"), (b, "G", None, "2024"), (b, "D", None, "2024"))))
+    assert two["2025/26"][PRESENT] == 1 and two["2025/26"][UNAUTHORISED] == 1
+    assert two["2025/26"][NOT_COUNTED] == 1 and two["2025/26:autumn-1"][UNAUTHORISED] == 0
+    assert two["2025/26:autumn-2"][UNAUTHORISED] == 1 and two["2025/26:autumn"][PRESENT] == 1
+    # A correction to the same code changes nothing, but the rows are there; an unknown code is
+    # counted as unknown.
+    assert dict(deltas.of(((a, "/", "/", "2024"),)))["2025/26"] == (0,) * 7
+    assert dict(deltas.of(((a, "H", None, "2024"),)))["2025/26"][UNKNOWN_CODE] == 1
+    # More marks than kept, and a full cache, give the same answers worked out afresh.
+    assert deltas.of(day) == tuple(present_then_moved.items())
+    assert len(deltas._cache) <= 2
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "moves"),
+    [
+        ((0, 0, 0, 0), (1, 0, 0, 0), (1, 0, 0)),  # first session: counted
+        ((9, 0, 0, 0), (9, 0, 0, 1), (0, 1, 0)),  # 1 of 10 absent: exactly 10%, persistent
+        ((9, 0, 0, 1), (10, 0, 0, 1), (0, -1, 0)),  # 1 of 11: no longer
+        ((1, 0, 0, 0), (1, 0, 1, 0), (0, 1, 1)),  # 1 of 2: persistent and severe
+        ((1, 0, 1, 0), (0, 0, 0, 0), (-1, -1, -1)),  # corrected away entirely
+        ((0, 1, 0, 0), (0, 1, 0, 0), (0, 0, 0)),  # AEA is not absence
+        ((-1, 0, 0, 0), (0, 0, 0, 0), (0, 0, 0)),  # a correction before its mark: never counted
+    ],
+)
+def test_how_a_row_moves_the_schools_counts(
+    before: tuple[int, ...], after: tuple[int, ...], moves: tuple[int, int, int]
+) -> None:
+    assert status_moves((*before, 0, 0, 0), (*after, 0, 0, 0)) == moves
 
 
 def test_the_county_table_ships_as_configuration() -> None:

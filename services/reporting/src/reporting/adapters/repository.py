@@ -7,12 +7,12 @@ the rest through SQLAlchemy Core, which also serves SQLite (embedded mode).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select, text, update
+from sqlalchemy import Table, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,7 @@ from reporting.adapters.orm import (
     projection_generations,
     projection_tables,
 )
+from reporting.domain.model import PERSISTENT_PERCENT, SEVERE_PERCENT, status_moves
 
 ACTIVE, BUILDING, RETIRED = "active", "building", "retired"
 
@@ -185,11 +186,14 @@ async def upsert(
     keys: Sequence[str],
     *,
     increment: Iterable[str] = (),
+    only_changed: bool = False,
 ) -> None:
     """Insert rows, or update the columns each row carries (``increment`` columns are added to).
 
     Every row of one call must carry the same columns. Rows are written in key order, so two
-    transactions touching the same rows take their locks in the same order (no deadlock)."""
+    transactions touching the same rows take their locks in the same order (no deadlock).
+    ``only_changed`` leaves a stored row alone when it already holds the values (no new row
+    version, no write: for a dimension every event repeats, like the schools)."""
     if not rows:
         return
     ordered = sorted(rows, key=lambda r: tuple(str(r[k]) for k in keys))
@@ -199,7 +203,10 @@ async def upsert(
     set_: dict[str, Any] = {
         c: (table.c[c] + stmt.excluded[c]) if c in adds else stmt.excluded[c] for c in columns
     }
-    stmt = stmt.on_conflict_do_update(index_elements=[table.c[k] for k in keys], set_=set_)
+    where = None
+    if only_changed and columns:
+        where = or_(*[table.c[c].is_distinct_from(stmt.excluded[c]) for c in columns])
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c[k] for k in keys], set_=set_, where=where)
     await session.execute(stmt, ordered)
 
 
@@ -208,34 +215,116 @@ async def insert_ignore(session: AsyncSession, table: Table, rows: Sequence[dict
         await session.execute(_insert(session, table).on_conflict_do_nothing(), list(rows))
 
 
-async def add_to_attendance_enrolment(
+def _attendance_sql(pt: ProjectionTables, counters: Sequence[str]) -> str:
+    """One statement for a batch of attendance deltas on PostgreSQL (see :func:`add_attendance`).
+
+    ``d``: the deltas, one row per (school, pupil, period), from column arrays. ``u``: each added
+    to its enrolment row (created at zero), returning the new counters. ``m``: each row's possible
+    and absent sessions after the batch and before it (after minus delta). Then per school and
+    period, the deltas summed and how many rows became (or stopped being) counted, persistent and
+    severe are added to ``attendance_school``. The rules are :func:`reporting.domain.model.is_persistent`
+    and ``is_severe`` in integers: possible > 0 and absent * 100 >= percent * possible."""
+    n = len(counters)
+    columns = ", ".join(counters)
+    arrays = ", ".join(f"${i + 4}::int[]" for i in range(n))
+    add = ", ".join(f"{c} = t.{c} + excluded.{c}" for c in counters)
+    possible = ("present", "aea", "authorised", "unauthorised")
+    absent = ("authorised", "unauthorised")
+
+    def total(names: Sequence[str], before: bool) -> str:
+        return " + ".join(f"(u.{c} - d.{c})" if before else f"u.{c}" for c in names)
+
+    def status(which: str, percent: int | None) -> str:
+        p, a = f"p{which}", f"a{which}"
+        return f"({p} > 0)" if percent is None else f"({p} > 0 AND {a} * 100 >= {percent} * {p})"
+
+    def moved(percent: int | None) -> str:
+        return f"sum({status('1', percent)}::int - {status('0', percent)}::int)"
+
+    statuses = ("enrolments", "persistent", "severe")
+    school_add = ", ".join(f"{c} = s.{c} + excluded.{c}" for c in (*counters, *statuses))
+    # Identifiers come from the table definitions, never from input; values are parameters.
+    return (
+        f"WITH d (school_urn, upn, period, {columns}) AS ("  # noqa: S608
+        f" SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], {arrays})"
+        f"), u AS ("
+        f" INSERT INTO {qualified(pt.attendance_enrolment)} AS t (school_urn, upn, period, {columns})"
+        f" SELECT * FROM d"
+        f" ON CONFLICT (school_urn, upn, period) DO UPDATE SET {add}"
+        f" RETURNING t.school_urn, t.upn, t.period, {', '.join(f't.{c}' for c in possible)}"
+        f"), m AS ("
+        f" SELECT d.*, {total(possible, False)} AS p1, {total(absent, False)} AS a1,"
+        f" {total(possible, True)} AS p0, {total(absent, True)} AS a0"
+        f" FROM u JOIN d USING (school_urn, upn, period)"
+        f") INSERT INTO {qualified(pt.attendance_school)} AS s"
+        f" (school_urn, period, {columns}, {', '.join(statuses)})"
+        f" SELECT school_urn, period, {', '.join(f'sum({c})' for c in counters)},"
+        f" {moved(None)}, {moved(PERSISTENT_PERCENT)}, {moved(SEVERE_PERCENT)}"
+        f" FROM m GROUP BY school_urn, period ORDER BY school_urn, period"
+        f" ON CONFLICT (school_urn, period) DO UPDATE SET {school_add}"
+    )
+
+
+async def add_attendance(
     session: AsyncSession,
     pt: ProjectionTables,
-    deltas: dict[tuple[str, str, str], list[int]],
+    deltas: Mapping[tuple[str, str, str], Sequence[int]],
     counters: Sequence[str],
-) -> list[tuple[str, str, str, list[int]]]:
-    """Add the batch's deltas to each (school, pupil, period) row; returns every touched row's new
-    counters. PostgreSQL: one atomic upsert over arrays returning the new values; SQLite (one
-    writer at a time): read, add, write."""
+) -> None:
+    """Add a batch's deltas to each (school, pupil, period) row of ``attendance_enrolment``, and
+    to ``attendance_school`` the same summed per school with how each row's status moved (counted,
+    persistent, severe) from its counters before the batch to after it.
+
+    PostgreSQL: one statement over column arrays (one round trip, nothing read back). SQLite (one
+    writer at a time): read, add, write, then the schools' sums worked out here. Rows are written
+    in key order, so two transactions touching the same rows take their locks in the same order."""
+    if not deltas:
+        return
     keys = sorted(deltas)
-    table = pt.attendance_enrolment
     driver = await asyncpg_connection(session)
     if driver is not None:
-        columns = ", ".join(counters)
-        arrays = ", ".join(f"${i + 4}::int[]" for i in range(len(counters)))
-        sets = ", ".join(f"{c} = t.{c} + excluded.{c}" for c in counters)
-        # Identifiers come from the table definitions, never from input; values are parameters.
-        rows = await driver.fetch(
-            f"INSERT INTO {qualified(table)} AS t (school_urn, upn, period, {columns}) "  # noqa: S608
-            f"SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], {arrays}) "
-            f"ON CONFLICT (school_urn, upn, period) DO UPDATE SET {sets} "
-            f"RETURNING school_urn, upn, period, {columns}",
+        values = [deltas[k] for k in keys]
+        await driver.execute(
+            _attendance_sql(pt, counters),
             [k[0] for k in keys],
             [k[1] for k in keys],
             [k[2] for k in keys],
-            *[[deltas[k][i] for k in keys] for i in range(len(counters))],
+            *[list(column) for column in zip(*values, strict=True)],
         )
-        return [(r[0], r[1], r[2], [r[3 + i] for i in range(len(counters))]) for r in rows]
+        return
+    touched = await _add_to_attendance_enrolment(session, pt, keys, deltas, counters)
+    n = len(counters)
+    school: dict[tuple[str, str], list[int]] = {}
+    for urn, _upn, period, after in touched:
+        delta = deltas[(urn, _upn, period)]
+        row = school.setdefault((urn, period), [0] * (n + 3))
+        for i in range(n):
+            row[i] += delta[i]
+        moves = status_moves([a - d for a, d in zip(after, delta, strict=True)], after)
+        for i in range(3):
+            row[n + i] += moves[i]
+    names = (*counters, "enrolments", "persistent", "severe")
+    await upsert(
+        session,
+        pt.attendance_school,
+        [
+            {"school_urn": urn, "period": period, **dict(zip(names, values, strict=True))}
+            for (urn, period), values in school.items()
+        ],
+        ("school_urn", "period"),
+        increment=names,
+    )
+
+
+async def _add_to_attendance_enrolment(
+    session: AsyncSession,
+    pt: ProjectionTables,
+    keys: Sequence[tuple[str, str, str]],
+    deltas: Mapping[tuple[str, str, str], Sequence[int]],
+    counters: Sequence[str],
+) -> list[tuple[str, str, str, list[int]]]:
+    """SQLite: add the deltas to each row (read, add, write); every touched row's new counters."""
+    table = pt.attendance_enrolment
     existing: dict[tuple[str, str, str], list[int]] = {}
     upns = sorted({k[1] for k in keys})
     for start in range(0, len(upns), 500):

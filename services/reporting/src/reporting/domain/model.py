@@ -175,6 +175,51 @@ def mark_counters(code: str, regime: str) -> tuple[int, ...]:
     return tuple(result)
 
 
+# A mark as the projector reads it: its date, code, the code it corrects (if any) and regime.
+MarkKey = tuple[date, str, str | None, str]
+Delta = tuple[int, ...]
+_NO_COUNTERS: Final = (0,) * COUNTERS
+
+
+class MarkDeltas:
+    """What one event's marks add to each period's counters: for each period key its marks fall
+    in, the sum of every mark's counters minus those of the code it corrects (a correction takes
+    its previous code's session out and puts the new one in).
+
+    A county day's events carry the same few sets of marks (the day's date, a present AM and PM,
+    a few absence codes), so the answer is kept per distinct set of marks, up to ``cache_size``
+    of them (then started afresh); events with more than ``cached_marks`` marks are worked out
+    each time. Periods with a zero delta are kept: the enrolment's row exists either way."""
+
+    def __init__(self, periods: PeriodIndex, *, cache_size: int = 4096, cached_marks: int = 8) -> None:
+        self.periods = periods
+        self.cache_size = cache_size
+        self.cached_marks = cached_marks
+        self._cache: dict[tuple[MarkKey, ...], tuple[tuple[str, Delta], ...]] = {}
+
+    def of(self, marks: tuple[MarkKey, ...]) -> tuple[tuple[str, Delta], ...]:
+        known = self._cache.get(marks)
+        if known is not None:
+            return known
+        result = self._work_out(marks)
+        if len(marks) <= self.cached_marks:
+            if len(self._cache) >= self.cache_size:
+                self._cache.clear()
+            self._cache[marks] = result
+        return result
+
+    def _work_out(self, marks: tuple[MarkKey, ...]) -> tuple[tuple[str, Delta], ...]:
+        sums: dict[str, list[int]] = {}
+        for day, code, previous, regime in marks:
+            new = mark_counters(code, regime)
+            old = mark_counters(previous, regime) if previous else _NO_COUNTERS
+            for period in self.periods.keys_for(day):
+                row = sums.setdefault(period, [0] * COUNTERS)
+                for i in range(COUNTERS):
+                    row[i] += new[i] - old[i]
+        return tuple((period, tuple(row)) for period, row in sums.items())
+
+
 @dataclass(frozen=True, slots=True)
 class SessionCounts:
     present: int = 0
@@ -203,6 +248,18 @@ def is_persistent(counts: SessionCounts) -> bool:
 
 def is_severe(counts: SessionCounts) -> bool:
     return counts.possible > 0 and counts.absent * 100 >= SEVERE_PERCENT * counts.possible
+
+
+def status_moves(before: Sequence[int], after: Sequence[int]) -> tuple[int, int, int]:
+    """How an enrolment's row moved the school's counts (counted, persistent, severe) when its
+    counters went from ``before`` to ``after``: each -1, 0 or +1."""
+    was = SessionCounts(before[PRESENT], before[AEA], before[AUTHORISED], before[UNAUTHORISED])
+    now = SessionCounts(after[PRESENT], after[AEA], after[AUTHORISED], after[UNAUTHORISED])
+    return (
+        int(now.possible > 0) - int(was.possible > 0),
+        int(is_persistent(now)) - int(is_persistent(was)),
+        int(is_severe(now)) - int(is_severe(was)),
+    )
 
 
 # --- pupil groups ----------------------------------------------------------------------------

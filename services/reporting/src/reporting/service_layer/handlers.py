@@ -20,7 +20,7 @@ from inclusion_kit.messaging.dispatch import BatchContext, BatchHandler, Handler
 from inclusion_kit.service import ConsumerSpec
 from reporting.adapters.orm import ProjectionTables
 from reporting.adapters.repository import Generations
-from reporting.domain.model import PeriodIndex
+from reporting.domain.model import MarkDeltas, PeriodIndex
 from reporting.service_layer.projections import PROJECTED_TYPES, Projector
 from reporting.service_layer.unit_of_work import UnitOfWork
 
@@ -52,15 +52,16 @@ def fixed_generation(generation: int) -> Target:
 def projection_handlers(
     ctx: Context, target: Target
 ) -> tuple[dict[str, Handler[UnitOfWork]], dict[str, BatchHandler[UnitOfWork]]]:
-    periods = PeriodIndex(ctx.calendar)
+    # Built once per consumer (not per batch): they keep the periods and marks already worked out.
+    marks = MarkDeltas(PeriodIndex(ctx.calendar))
 
     async def batch(events: list[IntegrationEvent], bctx: BatchContext[UnitOfWork]) -> None:
         pt = await target(bctx.uow)
-        await Projector(bctx.uow.session, pt, periods).apply(events, bctx.envelopes)
+        await Projector(bctx.uow.session, pt, marks).apply(events, bctx.envelopes)
 
     async def single(event: IntegrationEvent, hctx: HandlerContext[UnitOfWork]) -> None:
         pt = await target(hctx.uow)
-        await Projector(hctx.uow.session, pt, periods).apply([event], [hctx.envelope])
+        await Projector(hctx.uow.session, pt, marks).apply([event], [hctx.envelope])
 
     return {t: single for t in PROJECTED_TYPES}, {t: batch for t in PROJECTED_TYPES}
 

@@ -19,8 +19,8 @@ whatever the delivery:
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
+from operator import add
 from typing import Any
 
 from sqlalchemy import delete, select, tuple_
@@ -33,23 +33,12 @@ from inclusion_kit.contracts.events import attendance, cme, enforcement, exclusi
 from inclusion_kit.contracts.events.common import SchoolRef
 from reporting.adapters.orm import COUNTERS, ProjectionTables
 from reporting.adapters.repository import (
-    add_to_attendance_enrolment,
+    add_attendance,
     fresh_event_ids,
     insert_ignore,
     upsert,
 )
-from reporting.domain.model import (
-    AEA,
-    AUTHORISED,
-    PRESENT,
-    UNAUTHORISED,
-    PeriodIndex,
-    SessionCounts,
-    is_grt,
-    is_persistent,
-    is_severe,
-    mark_counters,
-)
+from reporting.domain.model import MarkDeltas, is_grt
 
 
 def _value(enum_or_str: Any) -> str | None:
@@ -61,10 +50,10 @@ def _value(enum_or_str: Any) -> str | None:
 class Projector:
     """Writes events into one generation (``pt``) through the unit of work's session."""
 
-    def __init__(self, session: AsyncSession, pt: ProjectionTables, periods: PeriodIndex) -> None:
+    def __init__(self, session: AsyncSession, pt: ProjectionTables, marks: MarkDeltas) -> None:
         self.session = session
         self.pt = pt
-        self.periods = periods
+        self.marks = marks
 
     async def apply(self, events: Sequence[IntegrationEvent], envelopes: Sequence[Envelope]) -> int:
         """Apply the events (all of one type) that this generation has not seen; returns how many."""
@@ -92,7 +81,7 @@ class Projector:
                 "phase": _value(ref.phase) or "unknown",
                 "district": ref.district,
             }
-        await upsert(self.session, self.pt.schools, list(latest.values()), ("urn",))
+        await upsert(self.session, self.pt.schools, list(latest.values()), ("urn",), only_changed=True)
 
     # -- referrals topic ---------------------------------------------------------------------
 
@@ -206,47 +195,25 @@ class Projector:
 
     async def attendance(self, events: Sequence[IntegrationEvent]) -> None:
         """Marks into per-enrolment and per-school session counts for each period they fall in;
-        a correction takes its previous code's session out and puts the new one in."""
-        deltas: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0] * len(COUNTERS))
-        refs: list[SchoolRef] = []
+        a correction takes its previous code's session out and puts the new one in.
+
+        The batch is summed here first (one delta per enrolment and period, whatever the number
+        of events and marks), then written with one statement (PostgreSQL)."""
+        deltas: dict[tuple[str, str, str], tuple[int, ...]] = {}
+        schools: dict[str, SchoolRef] = {}
+        of = self.marks.of
         for event in events:
             assert isinstance(event, attendance.AttendanceRecorded)
-            refs.append(event.school)
-            urn, upn = event.school.urn, event.upn
-            for mark in event.marks:
-                new = mark_counters(mark.code, mark.regime)
-                old = mark_counters(mark.previous_code, mark.regime) if mark.previous_code else None
-                for period in self.periods.keys_for(mark.date):
-                    row = deltas[(urn, upn, period)]
-                    for i in range(len(COUNTERS)):
-                        row[i] += new[i] - (old[i] if old else 0)
-        await self.schools(refs)
-        touched = await add_to_attendance_enrolment(self.session, self.pt, deltas, COUNTERS)
-        # Per school: the counters' deltas, plus how the enrolment's own status moved (counted,
-        # persistent, severe) from its counters before the batch to after it.
-        school: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * (len(COUNTERS) + 3))
-        for urn, upn, period, after in touched:
-            delta = deltas[(urn, upn, period)]
-            before = [a - d for a, d in zip(after, delta, strict=True)]
-            row = school[(urn, period)]
-            for i in range(len(COUNTERS)):
-                row[i] += delta[i]
-            was, now = _counts(before), _counts(after)
-            n = len(COUNTERS)
-            row[n] += int(now.possible > 0) - int(was.possible > 0)
-            row[n + 1] += int(is_persistent(now)) - int(is_persistent(was))
-            row[n + 2] += int(is_severe(now)) - int(is_severe(was))
-        names = (*COUNTERS, "enrolments", "persistent", "severe")
-        await upsert(
-            self.session,
-            self.pt.attendance_school,
-            [
-                {"school_urn": urn, "period": period, **dict(zip(names, values, strict=True))}
-                for (urn, period), values in school.items()
-            ],
-            ("school_urn", "period"),
-            increment=names,
-        )
+            school = event.school
+            schools[school.urn] = school
+            urn, upn = school.urn, event.upn
+            marks = tuple((m.date, m.code, m.previous_code, m.regime) for m in event.marks)
+            for period, delta in of(marks):
+                key = (urn, upn, period)
+                known = deltas.get(key)
+                deltas[key] = delta if known is None else tuple(map(add, known, delta))
+        await self.schools(list(schools.values()))
+        await add_attendance(self.session, self.pt, deltas, COUNTERS)
 
     # -- exclusions topic --------------------------------------------------------------------
 
@@ -564,15 +531,6 @@ class Projector:
                 }
             )
         await upsert(self.session, self.pt.prosecutions, rows, ("case_id",))
-
-
-def _counts(values: Sequence[int]) -> SessionCounts:
-    return SessionCounts(
-        present=values[PRESENT],
-        aea=values[AEA],
-        authorised=values[AUTHORISED],
-        unauthorised=values[UNAUTHORISED],
-    )
 
 
 _APPLY: dict[str, Any] = {
