@@ -229,6 +229,10 @@ async def test_officer_casework_journey(platform: Platform, new_journey) -> None
     await page.get_by_role("button", name="Record visit offer").click()
     await success(officer, "Visit offer recorded")
     await officer.check("ehe-record-after")
+    await page.get_by_role("link", name="The child's timeline").click()
+    await expect(page.locator("h1")).to_contain_text(f"{forename} {surname}")
+    await expect(page.locator("main")).to_contain_text("Home education: first contact")
+    await officer.check("ehe-timeline")
 
     # --- an exclusion's sixth-day provision and the board's decision ---------------------------
     await officer.goto("/officer/exclusions")

@@ -453,3 +453,47 @@ async def test_sixth_day_provision_and_the_boards_decision_are_recorded(casework
     read_only = await casework.client.get("/exclusions/ex-1")
     assert read_only.status_code == 200 and 'href="/exclusions/ex-1/provision"' not in read_only.text
     assert (await casework.client.get("/exclusions/ex-1/provision")).status_code == 403
+
+
+async def test_a_school_records_provision_for_its_own_exclusion_as_the_api_allows(casework: Casework) -> None:
+    casework.exclusions.answers[("GET", "/exclusions/ex-1")] = lambda r: httpx.Response(200, json=EXCLUSION)
+    casework.exclusions.answers[("POST", "/exclusions/ex-1/provision")] = lambda r: problem(
+        409, "provision is already recorded for this exclusion"
+    )
+    await sign_in(casework.client, "school", "118001")
+    page = await casework.client.get("/exclusions/ex-1")
+    assert page.status_code == 200 and 'href="/exclusions/ex-1/provision"' in page.text
+    assert '<a href="/exclusions" class="govuk-back-link">' in page.text
+    token = await csrf(casework.client, "/exclusions/ex-1/provision")
+    response = await casework.client.post(
+        "/exclusions/ex-1/provision",
+        data={
+            "csrf_token": token,
+            "provider": "Example High (internal)",
+            "starts_on.day": "24",
+            "starts_on.month": "11",
+            "starts_on.year": "2025",
+        },
+    )
+    assert response.status_code == 409
+    assert "This cannot be recorded: provision is already recorded for this exclusion." in response.text
+    # The API's scoping: another school's exclusion is the same 404 as one that does not exist.
+    assert (await casework.client.get("/exclusions/ex-2/provision")).status_code == 404
+
+
+async def test_the_timeline_shows_a_registrations_dates(casework: Casework) -> None:
+    reg = registration("ehe-1", "Cal", [], "2025-10-01") | {
+        "first_contact_on": "2025-09-20",
+        "child_ref": "c-cal",
+    }
+    casework.cme.answers[("GET", "/ehe/ehe-1")] = lambda r: httpx.Response(200, json=reg)
+    casework.exclusions.answers[("GET", "/pupils/c-cal/history")] = lambda r: problem(404, "none")
+    await sign_in(casework.client, "officer")
+    record = await casework.client.get("/ehe/ehe-1")
+    assert 'href="/children/c-cal?ehe=ehe-1&amp;referral=r-9"' in record.text
+    timeline = await casework.client.get("/children/c-cal?ehe=ehe-1")
+    assert timeline.status_code == 200 and "Cal Example" in timeline.text
+    assert "Entered on the elective home education register" in timeline.text
+    assert timeline.text.index("2025-09-20") < timeline.text.index("2025-09-01")  # newest first
+    other = await casework.client.get("/children/c-someone-else?ehe=ehe-1")
+    assert other.status_code == 200 and "Cal Example" not in other.text

@@ -299,6 +299,9 @@ async def exclusion(request: Request, exclusion_id: str, user: AnyRecordReader, 
             and record.get("provision") is None
             and bool(record["deadlines"].get("sixth_day_provision_due")),
             "reviews": list(REVIEW_LINKS.items()) if can_act else [],
+            "back": "/officer/exclusions"
+            if user.has(frozenset({Role.OFFICER, Role.ADMIN, Role.MANAGER}))
+            else "/exclusions",
         },
     )
 

@@ -160,13 +160,15 @@ async def child_timeline(
     api: Api,
     referral: str | None = None,
     case: str | None = None,
+    ehe: str | None = None,
     school_urn: str | None = None,
     upn: str | None = None,
 ) -> Response:
     """A child's events across the services, newest first. Each service audits the read.
 
-    The exclusions service answers by child; referrals and CME cases are included when the page
-    is opened from one (the APIs have no per-child filter yet) and only if they are this child's.
+    The exclusions service answers by child; referrals, CME cases and EHE registrations are
+    included when the page is opened from one (the APIs have no per-child filter yet) and only if
+    they are this child's.
     """
     events: list[dict[str, Any]] = []
     try:
@@ -231,6 +233,20 @@ async def child_timeline(
                         "href": f"/cases/{c['id']}",
                     }
                 )
+    if ehe:
+        reg = await fetch(api, "cme", f"/ehe/{ehe}", user)
+        if reg["child_ref"] == child_ref:
+            child = child or reg["child"]
+            upn = upn or reg.get("upn")
+            for on, what in (
+                (reg["registered_on"], "Entered on the elective home education register"),
+                (reg.get("first_contact_on"), "Home education: first contact"),
+                (reg.get("visit_offered_on"), "Home education: visit offered"),
+                (reg.get("last_reviewed_on"), "Home education: yearly review"),
+                (reg.get("ended_on"), f"Home education ended: {reg.get('end_reason') or ''}".rstrip(": ")),
+            ):
+                if on:
+                    events.append({"on": on, "service": "EHE", "what": what, "href": f"/ehe/{reg['id']}"})
     position = None
     if school_urn and upn:
         try:
