@@ -4,6 +4,7 @@ endpoint): the happy path, and the ways a sign-in must fail."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import time
@@ -103,7 +104,19 @@ class FakeIdp:
 
 @pytest.fixture
 async def idp_portal() -> AsyncIterator[tuple[FakeIdp, httpx.AsyncClient]]:
-    idp = FakeIdp()
+    async with portal_with(FakeIdp()) as pair:
+        yield pair
+
+
+@pytest.fixture
+async def idp_portal_without_logout() -> AsyncIterator[tuple[FakeIdp, httpx.AsyncClient]]:
+    """A provider whose discovery document has no end_session_endpoint."""
+    async with portal_with(FakeIdp(end_session=False)) as pair:
+        yield pair
+
+
+@contextlib.asynccontextmanager
+async def portal_with(idp: FakeIdp) -> AsyncIterator[tuple[FakeIdp, httpx.AsyncClient]]:
     idp_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=idp.app()))
     settings = PortalSettings(
         mode="test",
@@ -186,6 +199,8 @@ async def _signed_in(idp: FakeIdp, client: httpx.AsyncClient) -> str:
 async def test_sign_out_ends_the_providers_session_too(idp_portal: tuple[FakeIdp, httpx.AsyncClient]) -> None:
     idp, client = idp_portal
     token = await _signed_in(idp, client)
+    page = await client.get("/signed-out")  # the page holding the sign-out form
+    assert f"form-action 'self' {IDP};" in page.headers["content-security-policy"]
     out = await client.post("/sign-out", data={"csrf_token": token})
     assert out.status_code == 303 and "Max-Age=0" in out.headers["set-cookie"]
     location = urlsplit(out.headers["location"])
@@ -195,17 +210,17 @@ async def test_sign_out_ends_the_providers_session_too(idp_portal: tuple[FakeIdp
     assert query["post_logout_redirect_uri"] == "http://portal/signed-out"
     hint = jwt.decode(query["id_token_hint"], KEY.public_key(), algorithms=["RS256"], audience="portal")
     assert hint["sub"] == "officer-7" and hint["iss"] == IDP
-    # Browsers apply form-action to the sign-out form's redirect: the provider's origin is allowed.
+    # Browsers apply the page's form-action to the sign-out form's redirect: every page allows
+    # the provider's origin.
     assert f"form-action 'self' {IDP};" in out.headers["content-security-policy"]
     assert (await client.get("/officer/triage")).status_code == 303  # signed out here
     assert "You have signed out" in (await client.get("/signed-out")).text
 
 
 async def test_sign_out_without_an_end_session_endpoint_clears_the_session_only(
-    idp_portal: tuple[FakeIdp, httpx.AsyncClient],
+    idp_portal_without_logout: tuple[FakeIdp, httpx.AsyncClient],
 ) -> None:
-    idp, client = idp_portal
-    idp.end_session = False
+    idp, client = idp_portal_without_logout
     token = await _signed_in(idp, client)
     out = await client.post("/sign-out", data={"csrf_token": token})
     assert out.status_code == 303 and out.headers["location"] == "/signed-out"
@@ -216,3 +231,16 @@ async def test_sign_out_without_an_end_session_endpoint_clears_the_session_only(
     token = await _signed_in(idp, client)
     assert (await client.post("/sign-out", data={"csrf_token": "forged"})).status_code == 403
     assert (await client.get("/signed-out")).text.count('action="/sign-out"') == 1
+
+
+async def test_the_csp_allows_the_providers_origin_before_discovery_was_read() -> None:
+    """A fresh replica whose provider did not answer at start: the discovery URL's origin."""
+    from portal.oidc import OidcClient
+
+    settings = PortalSettings(
+        mode="test", oidc={"discovery_url": f"{IDP}/.well-known/openid-configuration", "client_id": "portal"}
+    )
+    assert settings.oidc is not None
+    client = OidcClient(settings.oidc, "http://portal/auth/callback", http=httpx.AsyncClient())
+    assert client.end_session_origin() == IDP
+    await client.aclose()

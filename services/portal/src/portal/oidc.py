@@ -223,9 +223,13 @@ class OidcClient:
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(query)}"
 
     def end_session_origin(self) -> str | None:
-        """The origin of the provider's ``end_session_endpoint`` once discovery was read (the
-        sign-out form's redirect goes there, so the CSP's ``form-action`` must allow it)."""
-        endpoint = (self._metadata or {}).get("end_session_endpoint")
+        """The origin of the provider's ``end_session_endpoint`` (the sign-out form's redirect goes
+        there, so the CSP's ``form-action`` of every page must allow it). Before discovery was
+        read (a fresh process), the discovery URL's origin, where the endpoint usually is."""
+        if self._metadata is None:
+            endpoint: Any = self.settings.discovery_url
+        else:
+            endpoint = self._metadata.get("end_session_endpoint")
         if not isinstance(endpoint, str):
             return None
         parts = urlsplit(endpoint)

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.api import ApiClient, ApiError, ServiceUnavailable
 from portal.config import PortalSettings
-from portal.oidc import OidcClient
+from portal.oidc import OidcClient, SignInError
 from portal.session import EncryptedSessionMiddleware
 from portal.web import auth, casework, manager, officer, school
 from portal.web.deps import PageError, error_page
@@ -74,6 +74,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if oidc is not None:
+            # Read the provider's discovery document now, so the first page's CSP already names
+            # its end-session origin; a provider that is down is retried on the first sign-in.
+            with contextlib.suppress(SignInError):
+                await oidc.metadata()
         try:
             yield
         finally:
