@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from enforcement.adapters.orm import attendance_positions, attendance_terms, attendance_weeks, tables
+from enforcement.adapters.orm import attendance_positions, attendance_terms, attendance_weeks, schools, tables
 from enforcement.bootstrap import EnforcementKernel
 from inclusion_kit.messaging.dispatch import Delivery, Dispatcher, Outcome
+from inclusion_kit.testing.fakes import FrozenClock
 
-from ..factories import OTHER_SCHOOL, envelope, kernel_on, marks, recorded, school_days
+from ..factories import OTHER_SCHOOL, SCHOOL, envelope, kernel_on, marks, recorded, school_days
 
 pytestmark = [
     pytest.mark.integration,
@@ -180,3 +182,47 @@ async def test_unknown_codes_are_refused_not_dropped(kernel: EnforcementKernel) 
     assert not isinstance(result, Outcome) and result.reason == "permanent"
     async with kernel.engine.connect() as conn:
         assert (await conn.execute(select(attendance_positions))).first() is None
+
+
+async def test_a_school_is_written_when_new_or_changed_and_left_alone_otherwise(
+    kernel: EnforcementKernel,
+) -> None:
+    """Replicas consuming the same schools' registers at once must not queue on the school rows:
+    an unchanged school is not rewritten (nor locked); a changed one is, in every batch path."""
+    clock = kernel.ctx.clock
+    assert isinstance(clock, FrozenClock)
+    days = school_days("2025-09-08", 1)
+    d = dispatcher(kernel)
+
+    async def stored() -> list[dict[str, Any]]:
+        async with kernel.engine.connect() as conn:
+            rows = (await conn.execute(select(schools).order_by(schools.c.urn))).mappings().all()
+        return [{**r, "updated_at": r["updated_at"].replace(tzinfo=UTC)} for r in rows]
+
+    first_seen = clock.now()
+    await d.process(Delivery(envelope(recorded(1, marks(days)))))
+    clock.advance(timedelta(hours=1))
+    await d.process_batch(
+        [
+            Delivery(envelope(recorded(1, marks(days), child_ref=f"c-{n:016x}", school=school)))
+            for n, school in ((2, SCHOOL), (3, OTHER_SCHOOL), (4, SCHOOL))
+        ]
+    )
+    rows = await stored()
+    assert [(r["urn"], r["district"], r["updated_at"]) for r in rows] == [
+        ("118000", "Maidstone", first_seen),  # described as before: not written again
+        ("118001", "Dover", clock.now()),  # new
+    ]
+    clock.advance(timedelta(hours=1))
+    renamed = SCHOOL.model_copy(update={"name": "Maidstone Primary", "district": "Swale"})
+    await d.process_batch(
+        [
+            Delivery(envelope(recorded(1, marks(days), child_ref=f"c-{n:016x}", school=school)))
+            for n, school in ((5, renamed), (6, OTHER_SCHOOL))
+        ]
+    )
+    rows = await stored()
+    assert [(r["urn"], r["name"], r["district"], r["updated_at"]) for r in rows] == [
+        ("118000", "Maidstone Primary", "Swale", clock.now()),
+        ("118001", None, "Dover", clock.now() - timedelta(hours=1)),
+    ]

@@ -23,9 +23,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from enforcement.adapters.orm import (
@@ -36,10 +36,12 @@ from enforcement.adapters.orm import (
     schools,
 )
 from enforcement.domain.positions import COUNT_FIELDS, AbsenceRules, Flags, Raised, assess, contribution
+from inclusion_kit.db.engine import asyncpg_connection
 
 
-@dataclass(frozen=True, slots=True)
-class IncomingMark:
+class IncomingMark(NamedTuple):
+    """A mark placed in the calendar; its fields are APPLY_SQL's columns, in order."""
+
     school_urn: str
     child_ref: str
     upn: str | None
@@ -84,12 +86,43 @@ def latest_per_session(marks: Iterable[IncomingMark]) -> list[IncomingMark]:
     return list(best.values())
 
 
+# PostgreSQL: only schools that are new or described differently are written. An unchanged row is
+# neither updated nor locked, so worker replicas consuming other partitions of the same schools'
+# registers at the same moment do not queue behind each other's transactions.
+SCHOOLS_SQL = """
+INSERT INTO schools AS s (urn, laestab, la_code, name, phase, district, updated_at)
+SELECT i.urn, i.laestab, i.la_code, i.name, i.phase, i.district, $7::timestamptz
+FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[])
+     AS i(urn, laestab, la_code, name, phase, district)
+WHERE NOT EXISTS (
+  SELECT 1 FROM schools o
+  WHERE o.urn = i.urn
+    AND (o.laestab, o.la_code, o.name, o.phase, o.district)
+        IS NOT DISTINCT FROM (i.laestab, i.la_code, i.name, i.phase, i.district)
+)
+ORDER BY i.urn
+ON CONFLICT (urn) DO UPDATE SET
+  laestab = EXCLUDED.laestab, la_code = EXCLUDED.la_code, name = EXCLUDED.name,
+  phase = EXCLUDED.phase, district = EXCLUDED.district, updated_at = EXCLUDED.updated_at
+"""
+
+_SCHOOL_COLUMNS = ("urn", "laestab", "la_code", "name", "phase", "district")
+
+
 async def upsert_schools(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Schools as the latest events describe them (a handful per batch)."""
+    """Schools as the latest events describe them (a handful per batch; one row per URN).
+
+    ``updated_at`` is when the description last changed."""
     if not rows:
         return
+    ordered = sorted(rows, key=lambda r: r["urn"])  # one lock order for every transaction
+    driver = await asyncpg_connection(session)
+    if driver is not None:
+        columns = [[r[c] for r in ordered] for c in _SCHOOL_COLUMNS]
+        await driver.execute(SCHOOLS_SQL, *columns, ordered[0]["updated_at"])
+        return
     dialect = session.bind.dialect.name if session.bind is not None else ""
-    if dialect == "postgresql":
+    if dialect == "postgresql":  # another PostgreSQL driver than asyncpg
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         stmt: Any = pg_insert(schools)
@@ -99,9 +132,10 @@ async def upsert_schools(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
         stmt = sqlite_insert(schools)
     stmt = stmt.on_conflict_do_update(
         index_elements=[schools.c.urn],
-        set_={c: stmt.excluded[c] for c in ("laestab", "la_code", "name", "phase", "district", "updated_at")},
+        set_={c: stmt.excluded[c] for c in (*_SCHOOL_COLUMNS[1:], "updated_at")},
+        where=or_(*(schools.c[c].is_not(stmt.excluded[c]) for c in _SCHOOL_COLUMNS[1:])),
     )
-    await session.execute(stmt, list(rows))
+    await session.execute(stmt, list(ordered))
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
@@ -258,27 +292,7 @@ class PgPositionStore:
     async def apply(self, marks: Sequence[IncomingMark], now: datetime) -> list[Crossing]:
         if not marks:
             return []
-        columns: list[list[Any]] = [[] for _ in range(14)]
-        for m in marks:
-            for i, value in enumerate(
-                (
-                    m.school_urn,
-                    m.child_ref,
-                    m.upn,
-                    m.day,
-                    m.session,
-                    m.code,
-                    m.regime,
-                    m.category,
-                    m.threshold,
-                    m.version,
-                    m.academic_year,
-                    m.term,
-                    m.week,
-                    m.remaining,
-                )
-            ):
-                columns[i].append(value)
+        columns = [list(column) for column in zip(*marks, strict=True)]
         row = await self.driver.fetchrow(APPLY_SQL, *columns, now)
         if row is None or row[0] is None:
             return []
