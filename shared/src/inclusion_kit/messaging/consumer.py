@@ -1,9 +1,11 @@
 """The Kafka consume loop, dead-letter topics and ``dlt-replay``.
 
 Records of one partition are processed strictly in order (one child's events stay in order).
-Offsets are committed only after the records' database transactions committed; a record that
-fails for good is copied verbatim to ``<topic>.<group>.dlt`` with reason headers, and only once
-the broker acknowledged that copy is its offset committed. A failed dead-letter publish is never
+Offsets are committed only after the records' database transactions committed (if the group
+rebalanced meanwhile, the offsets of partitions this member lost are left to their new owner, which
+reads those records again and finds them in the inbox); a record that fails for good is copied
+verbatim to ``<topic>.<group>.dlt`` with reason headers, and only once the broker acknowledged
+that copy is its offset committed. A failed dead-letter publish is never
 acknowledged: the loop stops with an error and the record is read again after restart.
 """
 
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from inclusion_kit.contracts.envelope import Envelope, EnvelopeError
 from inclusion_kit.contracts.topics import dead_letter_topic
@@ -187,7 +190,7 @@ class KafkaConsumerWorker:
             # Offsets only after the database commit; what was fully processed is committed even
             # if a later record raised.
             if done:
-                await self.consumer.commit(done)
+                await self._commit(done)
             if self.metrics is not None:
                 after = (
                     self.stats.applied,
@@ -200,6 +203,26 @@ class KafkaConsumerWorker:
                         self.metrics.consumed.labels(self.group_id, outcome.value).inc(new - old)
                 await self._record_lag()
         return len(records)
+
+    async def _commit(self, done: dict[TopicPartition, int]) -> None:
+        """Commit what was processed, unless the group took the partition away meanwhile (another
+        replica joined or left): its new owner reads those records again, and its inbox recognises
+        each one already applied here, so nothing is applied twice and nothing is lost."""
+        assigned = self.consumer.assignment()
+        owned = {tp: offset for tp, offset in done.items() if tp in assigned}
+        error: str | None = None
+        try:
+            if owned:
+                await self.consumer.commit(owned)
+        except (CommitFailedError, IllegalStateError) as exc:
+            owned = {}
+            error = describe(exc)
+        lost = sorted(f"{tp.topic}:{tp.partition}" for tp in done if tp not in owned)
+        if lost:
+            log.warning(
+                "offsets not committed: the group rebalanced",
+                extra={"group": self.group_id, "partitions": lost, "error": error},
+            )
 
     async def _record_lag(self) -> None:
         """Records behind the end of each assigned partition (the highwater mark the last fetch
