@@ -16,6 +16,12 @@ run on the same machine:
 
     python bench/attendance_positions.py                          # the county day (600 schools)
     python bench/attendance_positions.py --schools 4 --pupils 400 # smoke
+    python bench/attendance_positions.py --workers 3 --partitions 12  # as deployed: replicas share
+                                                                      # the topic's partitions
+
+With ``--workers N`` above 1, N worker processes (each a whole ``EnforcementKernel.run_worker``, as
+the deployment's replicas are) share the consumer group; the clock starts once every process has
+imported and wired itself, so the group's joins and rebalances are inside the measured time.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import multiprocessing
 import os
 import random
 import sys
@@ -194,6 +201,42 @@ async def lag(kafka: KafkaSettings, topic: str, group: str) -> tuple[int, int]:
         await consumer.stop()
 
 
+def worker_process(
+    database_url: str,
+    kafka: KafkaSettings,
+    batch: int,
+    ready: multiprocessing.synchronize.Event,
+    go: multiprocessing.synchronize.Event,
+    stop: multiprocessing.synchronize.Event,
+) -> None:
+    """One replica: enforcement's worker in its own process until ``stop`` is set."""
+    logging.basicConfig(level=logging.WARNING)
+
+    async def run() -> None:
+        settings = Settings(
+            database_url=database_url,
+            bus="kafka",
+            mode="test",
+            kafka=kafka,
+            log_level="WARNING",
+            consumer={"batch_max_records": batch},
+        )
+        kernel = bootstrap(settings)
+        try:
+            await kernel.check_schema()
+            ready.set()
+            await asyncio.to_thread(go.wait)
+            stopping = asyncio.Event()
+            worker = asyncio.create_task(kernel.run_worker(stopping))
+            await asyncio.to_thread(stop.wait)
+            stopping.set()
+            await worker
+        finally:
+            await kernel.dispose()
+
+    asyncio.run(run())
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--schools", type=int, default=600)
@@ -206,6 +249,10 @@ async def main() -> int:
         "bench/attendance_ingest.py on this machine (bench/README.md)",
     )
     parser.add_argument("--batch", type=int, default=2000, help="records per consumer transaction")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes sharing the consumer group (1: in this one)"
+    )
+    parser.add_argument("--partitions", type=int, default=3, help="partitions of the attendance topic")
     args = parser.parse_args()
     bootstrap_servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     admin = os.environ.get("INCLUSION_POSTGRES_URL")
@@ -228,7 +275,7 @@ async def main() -> int:
     kernel = bootstrap(settings)
     try:
         await kernel.migrate()
-        await ensure_topics(kafka, [topic])
+        await ensure_topics(kafka, [topic], partitions=args.partitions)
         day = school_day(london_today())
         t0 = time.perf_counter()
         envelopes = county_day(args.schools, args.pupils, day)
@@ -240,21 +287,56 @@ async def main() -> int:
         raw_s = await raw_consume(kafka, topic, events)
 
         group = prefix + POSITIONS_CONSUMER
+        processes: list[multiprocessing.process.BaseProcess] = []
+        spawn = multiprocessing.get_context("spawn")
+        ready = [spawn.Event() for _ in range(args.workers)]
+        go, stop_all = spawn.Event(), spawn.Event()
+        if args.workers > 1:
+            for i in range(args.workers):
+                process = spawn.Process(
+                    target=worker_process,
+                    args=(settings.database_url, kafka, args.batch, ready[i], go, stop_all),
+                    name=f"enforcement-worker-{i}",
+                )
+                process.start()
+                processes.append(process)
+            for event in ready:
+                while not await asyncio.to_thread(event.wait, 1.0):
+                    if any(not p.is_alive() for p in processes):
+                        raise SystemExit("a worker process stopped before it was ready")
         stop = asyncio.Event()
-        started = time.perf_counter()
-        worker = asyncio.create_task(kernel.run_worker(stop))
-        behind, end = events, events
-        while True:
-            await asyncio.sleep(0.5)
-            if worker.done():
-                worker.result()  # raises what stopped it
-                raise SystemExit("the worker stopped before the topic was consumed")
-            behind, end = await lag(kafka, topic, group)
-            if end >= events and behind == 0:
-                break
-        consumed_s = time.perf_counter() - started
-        stop.set()
-        await worker
+        try:
+            started = time.perf_counter()
+            if processes:
+                go.set()
+                worker = asyncio.create_task(asyncio.sleep(float("inf")))
+            else:
+                worker = asyncio.create_task(kernel.run_worker(stop))
+            behind, end = events, events
+            while True:
+                await asyncio.sleep(0.5)
+                if worker.done():
+                    worker.result()  # raises what stopped it
+                    raise SystemExit("the worker stopped before the topic was consumed")
+                if any(not p.is_alive() for p in processes):
+                    raise SystemExit("a worker process stopped before the topic was consumed")
+                behind, end = await lag(kafka, topic, group)
+                if end >= events and behind == 0:
+                    break
+            consumed_s = time.perf_counter() - started
+        finally:
+            stop.set()
+            stop_all.set()
+            go.set()
+            if processes:
+                worker.cancel()
+                await asyncio.gather(worker, return_exceptions=True)
+                for process in processes:
+                    await asyncio.to_thread(process.join, 60)
+            else:
+                await worker
+        if any(p.exitcode != 0 for p in processes):
+            raise SystemExit(f"worker processes exited with {[p.exitcode for p in processes]}")
         async with kernel.engine.connect() as conn:
             stored = int(await conn.scalar(select(func.count()).select_from(attendance_marks)) or 0)
             positions = int(await conn.scalar(select(func.count()).select_from(attendance_positions)) or 0)
@@ -265,7 +347,9 @@ async def main() -> int:
         raw_events_s = events / raw_s
         print(
             f"attendance positions: {args.schools} schools, {events} pupils (one AttendanceRecorded each), "
-            f"{marks} marks on {day}; consumer batch {args.batch}"
+            f"{marks} marks on {day}; consumer batch {args.batch}; "
+            f"{args.workers} worker process(es) on {args.partitions} partitions; "
+            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
         )
         print(
             f"  events built in {built_s:.1f} s; produced to Kafka in {produce_s:.1f} s "
