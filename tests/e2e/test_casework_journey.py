@@ -2,9 +2,9 @@
 a CME case moved through its states from the checklist (an enquiry with who, when and the result;
 the child found; an enquiry after that refused by cme-tracker as an illegal transition and shown
 as such; a review; closed), the EHE register (overdue first; first contact recorded after the
-API refused a date in the future) and a permanent exclusion's sixth-day provision and the
-governing board's decision. The records are made through the services' public APIs, as a
-school's MIS would make them."""
+API refused a date in the future), a permanent exclusion's sixth-day provision and the governing
+board's decision, and a part-time timetable's review. The records are made through the services'
+public APIs, as a school's MIS would make them."""
 
 from __future__ import annotations
 
@@ -68,15 +68,20 @@ async def test_officer_casework_journey(platform: Platform, new_journey) -> None
     school_token = mint_token(platform.auth, subject="e2e-school", roles=[Role.SCHOOL], urns=["118000"])
     county = DemoCounty(SIZES["tiny"], today=today)
     excluded = {p.upn for _, p, _ in county.excluded_pupils()}
-    school, pupil = next(
+    candidates = (
         (s, p)
         for s in county.schools
         if s.phase == "secondary"
         for p in s.pupils
-        if p.upn not in excluded and p.on_roll_from < county.school_days()[-1]
+        if p.upn not in excluded and p.on_roll_from < county.school_days()[-1] - timedelta(days=7)
     )
+    school, pupil = next(candidates)
+    part_time_school, part_timer = next(candidates)
     secondary_token = mint_token(platform.auth, subject="e2e-school2", roles=[Role.SCHOOL], urns=[school.urn])
     start = county.school_days()[-1]
+    part_time_token = mint_token(
+        platform.auth, subject="e2e-school3", roles=[Role.SCHOOL], urns=[part_time_school.urn]
+    )
     async with httpx.AsyncClient(timeout=30) as client:
         await _post(
             client,
@@ -115,6 +120,21 @@ async def test_officer_casework_journey(platform: Platform, new_journey) -> None
                 "child_in_need": False,
                 "child_protection_plan": False,
                 "parents_notified_at": f"{(start - timedelta(days=1)).isoformat()}T15:30:00+00:00",
+            },
+        )
+        timetable = await _post(
+            client,
+            platform.api(2) + "/part-time-timetables",
+            part_time_token,
+            {
+                "school_urn": part_time_school.urn,
+                "upn": part_timer.upn,
+                "starts_on": (start - timedelta(days=7)).isoformat(),
+                "planned_end_on": (start + timedelta(days=35)).isoformat(),
+                "hours_per_week": 15,
+                "reason": "A phased return after a long illness, agreed with the family.",
+                "parent_agreed_on": (start - timedelta(days=9)).isoformat(),
+                "review_dates": [(start + timedelta(days=7)).isoformat()],
             },
         )
 
@@ -259,3 +279,18 @@ async def test_officer_casework_journey(platform: Platform, new_journey) -> None
     await success(officer, "Governing board's decision recorded")
     await expect(page.locator("#reviews")).to_contain_text("upheld")
     await officer.check("exclusion-after")
+    await page.get_by_role("link", name="Record that the head teacher withdrew it").click()
+    await expect(page.locator("h1")).to_have_text("Record that the head teacher withdrew it")
+    await officer.check("withdrawal-form")
+
+    # --- a part-time timetable's review -----------------------------------------------------
+    await officer.goto(f"/part-time-timetables/{timetable['id']}")
+    await officer.check("part-time-timetable")
+    await page.get_by_role("link", name="Record a review").click()
+    await fill_date(officer, "reviewed-on", today)
+    await page.fill("#notes", "Mornings going well; more hours from next week.")
+    await officer.check("part-time-review-form")
+    await page.get_by_role("button", name="Record review").click()
+    await success(officer, "Review recorded")
+    await expect(page.locator("main")).to_contain_text("Mornings going well")
+    await officer.check("part-time-timetable-after")

@@ -497,3 +497,112 @@ async def test_the_timeline_shows_a_registrations_dates(casework: Casework) -> N
     assert timeline.text.index("2025-09-20") < timeline.text.index("2025-09-01")  # newest first
     other = await casework.client.get("/children/c-someone-else?ehe=ehe-1")
     assert other.status_code == 200 and "Cal Example" not in other.text
+
+
+TIMETABLE = {
+    "id": "ptt-1",
+    "child_ref": "c-sam",
+    "upn": "K886400023012",
+    "school_urn": "118001",
+    "starts_on": "2025-11-03",
+    "planned_end_on": "2025-12-12",
+    "hours_per_week": 15,
+    "reason": "Anxiety; a phased return.",
+    "parent_agreed_on": "2025-10-30",
+    "review_dates": ["2025-11-17"],
+    "reviews": [],
+    "review_due": "2025-11-17",
+    "past_planned_end": False,
+    "review_overdue": False,
+    "ended_on": None,
+    "outcome": None,
+}
+
+
+async def test_a_part_time_timetable_is_reviewed_and_ended(casework: Casework) -> None:
+    casework.exclusions.answers[("GET", "/part-time-timetables/ptt-1")] = lambda r: httpx.Response(
+        200, json=TIMETABLE
+    )
+    casework.exclusions.answers[("POST", "/part-time-timetables/ptt-1/reviews")] = lambda r: httpx.Response(
+        200, json=TIMETABLE
+    )
+    casework.exclusions.answers[("POST", "/part-time-timetables/ptt-1/end")] = lambda r: problem(
+        422,
+        "invalid",
+        [{"pointer": "/ended_on", "code": "invalid", "detail": "a timetable ends on or after its start"}],
+    )
+    await sign_in(casework.client, "school", "118001")
+    page = await casework.client.get("/part-time-timetables/ptt-1")
+    assert page.status_code == 200 and "Anxiety" in page.text
+    assert (
+        'href="/part-time-timetables/ptt-1/review"' in page.text
+        and 'href="/part-time-timetables/ptt-1/end"' in page.text
+    )
+    token = await csrf(casework.client, "/part-time-timetables/ptt-1/review")
+    reviewed = await casework.client.post(
+        "/part-time-timetables/ptt-1/review",
+        data={
+            "csrf_token": token,
+            "reviewed_on.day": "17",
+            "reviewed_on.month": "11",
+            "reviewed_on.year": "2025",
+            "new_planned_end_on.day": "19",
+            "new_planned_end_on.month": "12",
+            "new_planned_end_on.year": "2025",
+            "notes": "Mornings going well.",
+        },
+    )
+    assert reviewed.status_code == 303 and reviewed.headers["location"] == "/part-time-timetables/ptt-1"
+    assert casework.exclusions.body("/part-time-timetables/ptt-1/reviews") == {
+        "reviewed_on": "2025-11-17",
+        "new_planned_end_on": "2025-12-19",
+        "notes": "Mornings going well.",
+    }
+    ended = await casework.client.post(
+        "/part-time-timetables/ptt-1/end",
+        data={
+            "csrf_token": token,
+            "ended_on.day": "1",
+            "ended_on.month": "10",
+            "ended_on.year": "2025",
+            "outcome": "full_time",
+        },
+    )
+    assert ended.status_code == 422 and 'id="ended-on-error"' in ended.text
+    casework.exclusions.answers[("GET", "/part-time-timetables/ptt-1")] = lambda r: httpx.Response(
+        200, json=TIMETABLE | {"ended_on": "2025-12-12", "outcome": "full_time"}
+    )
+    assert (
+        'href="/part-time-timetables/ptt-1/end"'
+        not in (await casework.client.get("/part-time-timetables/ptt-1")).text
+    )
+    assert (await casework.client.get("/part-time-timetables/ptt-1/extend")).status_code == 404
+
+
+async def test_a_withdrawal_is_recorded(casework: Casework) -> None:
+    withdrawn = EXCLUSION | {"withdrawn_on": "2025-11-18", "withdrawal_reason": "Reviewed with the parents."}
+    casework.exclusions.answers[("GET", "/exclusions/ex-1")] = lambda r: httpx.Response(200, json=EXCLUSION)
+    casework.exclusions.answers[("POST", "/exclusions/ex-1/withdrawal")] = lambda r: httpx.Response(
+        200, json=withdrawn
+    )
+    await sign_in(casework.client, "officer")
+    assert 'href="/exclusions/ex-1/withdrawal"' in (await casework.client.get("/exclusions/ex-1")).text
+    token = await csrf(casework.client, "/exclusions/ex-1/withdrawal")
+    done = await casework.client.post(
+        "/exclusions/ex-1/withdrawal",
+        data={
+            "csrf_token": token,
+            "withdrawn_on.day": "18",
+            "withdrawn_on.month": "11",
+            "withdrawn_on.year": "2025",
+        },
+    )
+    assert done.status_code == 303
+    assert casework.exclusions.body("/exclusions/ex-1/withdrawal") == {"withdrawn_on": "2025-11-18"}
+    casework.exclusions.answers[("GET", "/exclusions/ex-1")] = lambda r: httpx.Response(200, json=withdrawn)
+    page = await casework.client.get("/exclusions/ex-1")
+    assert "Withdrawn on 2025-11-18: Reviewed with the parents." in page.text
+    assert (
+        'href="/exclusions/ex-1/withdrawal"' not in page.text
+        and 'href="/exclusions/ex-1/board"' not in page.text
+    )

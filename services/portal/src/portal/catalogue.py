@@ -724,3 +724,57 @@ REVIEW_FORMS: dict[str, FormSpec] = {
         fixed={"stage": "reconsideration"},
     ),
 }
+
+
+WITHDRAWAL_FORM = FormSpec(
+    "Record that the head teacher withdrew it",
+    [
+        Section(
+            None,
+            [
+                Field("withdrawn_on", "Date it was withdrawn", "date"),
+                Field("reason", "Reason (optional)", "textarea"),
+            ],
+        )
+    ],
+    submit="Record withdrawal",
+)
+
+TIMETABLE_REVIEW_FORM = FormSpec(
+    "Record a review of the part-time timetable",
+    [
+        Section(
+            None,
+            [
+                Field("reviewed_on", "Date of the review", "date"),
+                Field("new_planned_end_on", "New planned end date (if it changed)", "date"),
+                Field("notes", "Notes (optional)", "textarea"),
+            ],
+        )
+    ],
+    submit="Record review",
+)
+
+TIMETABLE_END_FORM = FormSpec(
+    "End the part-time timetable",
+    [
+        Section(
+            None,
+            [
+                Field("ended_on", "Date it ended", "date"),
+                Field(
+                    "outcome",
+                    "What happened next",
+                    "radios",
+                    options=(
+                        ("full_time", "Back to full-time"),
+                        ("alternative_provision", "Alternative provision"),
+                        ("left_roll", "Left the school's roll"),
+                        ("other", "Other"),
+                    ),
+                ),
+            ],
+        )
+    ],
+    submit="End timetable",
+)

@@ -1,6 +1,7 @@
 """Casework that changes records: a CME case's lifecycle (enquiries from the checklist, found,
 reviews, placement, closing), the EHE register (first contact, visit offered, yearly review, end)
-and an exclusion's sixth-day provision and reviews.
+and an exclusion's sixth-day provision, reviews and withdrawal, and a part-time timetable's reviews
+and end.
 
 Every form is the service's own body (see :mod:`portal.forms`); the service decides. A change its
 record's state does not allow (an illegal transition) comes back as 409 and is shown in the error
@@ -299,6 +300,7 @@ async def exclusion(request: Request, exclusion_id: str, user: AnyRecordReader, 
             and record.get("provision") is None
             and bool(record["deadlines"].get("sixth_day_provision_due")),
             "reviews": list(REVIEW_LINKS.items()) if can_act else [],
+            "can_withdraw": can_act,
             "back": "/officer/exclusions"
             if user.has(frozenset({Role.OFFICER, Role.ADMIN, Role.MANAGER}))
             else "/exclusions",
@@ -310,6 +312,8 @@ def _exclusion_form(name: str) -> tuple[FormSpec, str, str]:
     """The form, the service's path under the exclusion and the flash message."""
     if name == "provision":
         return catalogue.PROVISION_FORM, "provision", "Sixth-day provision recorded."
+    if name == "withdrawal":
+        return catalogue.WITHDRAWAL_FORM, "withdrawal", "Withdrawal recorded."
     spec = catalogue.REVIEW_FORMS.get(name)
     if spec is None:
         raise PageError(404)
@@ -349,5 +353,85 @@ async def exclusion_action(
         done=lambda r: f"/exclusions/{exclusion_id}",
         message=lambda r: message,
         intro=_exclusion_intro(record),
+        conflict="This cannot be recorded",
+    )
+
+
+# Part-time timetables: reviews and the end ---------------------------------------------------
+
+TIMETABLE_ACTIONS: dict[str, tuple[FormSpec, str, str]] = {
+    "review": (catalogue.TIMETABLE_REVIEW_FORM, "reviews", "Review recorded."),
+    "end": (catalogue.TIMETABLE_END_FORM, "end", "Part-time timetable ended."),
+}
+TIMETABLE_LINKS = {"review": "Record a review", "end": "End the part-time timetable"}
+
+
+def _timetable_action(name: str) -> tuple[FormSpec, str, str]:
+    action = TIMETABLE_ACTIONS.get(name)
+    if action is None:
+        raise PageError(404)
+    return action
+
+
+def _timetable_intro(t: dict[str, Any]) -> str:
+    return (
+        f"Part-time timetable {t['id']}: pupil {t.get('upn', '')}, school {t.get('school_urn', '')}, "
+        f"from {t.get('starts_on', '')}."
+    )
+
+
+@router.get("/part-time-timetables/{timetable_id}")
+async def part_time(request: Request, timetable_id: str, user: AnyRecordReader, api: Api) -> Response:
+    record = await fetch(api, "exclusions", f"/part-time-timetables/{timetable_id}", user)
+    ended = bool(record.get("ended_on"))
+    return render(
+        request,
+        "record.html",
+        {
+            "title": f"Part-time timetable {record.get('id', timetable_id)}",
+            "record": record,
+            "back": "/exclusions",
+            "actions": [
+                (f"/part-time-timetables/{timetable_id}/{name}", label)
+                for name, label in TIMETABLE_LINKS.items()
+                if user.has(SUBMIT_ROLES) and not ended
+            ],
+        },
+    )
+
+
+@router.get("/part-time-timetables/{timetable_id}/{name}")
+async def timetable_action_form(
+    request: Request, timetable_id: str, name: str, user: Submitter, api: Api
+) -> Response:
+    spec, _, _ = _timetable_action(name)
+    record = await fetch(api, "exclusions", f"/part-time-timetables/{timetable_id}", user)
+    return formpage.show(
+        request,
+        spec,
+        action=f"/part-time-timetables/{timetable_id}/{name}",
+        back=f"/part-time-timetables/{timetable_id}",
+        intro=_timetable_intro(record),
+    )
+
+
+@router.post("/part-time-timetables/{timetable_id}/{name}")
+async def timetable_action(
+    request: Request, timetable_id: str, name: str, user: Submitter, api: Api
+) -> Response:
+    spec, path, message = _timetable_action(name)
+    record = await fetch(api, "exclusions", f"/part-time-timetables/{timetable_id}", user)
+    return await formpage.submit(
+        request,
+        api,
+        user,
+        spec,
+        service="exclusions",
+        path=f"/part-time-timetables/{timetable_id}/{path}",
+        action=f"/part-time-timetables/{timetable_id}/{name}",
+        back=f"/part-time-timetables/{timetable_id}",
+        done=lambda r: f"/part-time-timetables/{timetable_id}",
+        message=lambda r: message,
+        intro=_timetable_intro(record),
         conflict="This cannot be recorded",
     )

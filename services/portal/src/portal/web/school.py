@@ -279,20 +279,6 @@ async def submit_part_time(request: Request, user: Submitter, api: Api) -> Respo
     )
 
 
-@router.get("/part-time-timetables/{timetable_id}")
-async def part_time(request: Request, timetable_id: str, user: AnyRecordReader, api: Api) -> Response:
-    record = await fetch(api, "exclusions", f"/part-time-timetables/{timetable_id}", user)
-    return render(
-        request,
-        "record.html",
-        {
-            "title": f"Part-time timetable {record.get('id', timetable_id)}",
-            "record": record,
-            "back": "/exclusions",
-        },
-    )
-
-
 # Penalty-notice requests -------------------------------------------------------------------------
 
 
