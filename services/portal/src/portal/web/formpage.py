@@ -90,7 +90,9 @@ async def submit(
         errors = map_errors(spec, exc.errors) if exc.errors else []
         if exc.status == 409 and not errors:
             reason = exc.detail or exc.title or "the record has changed"
-            errors = [FieldError(None, "", f"{conflict}: {reason[:1].lower()}{reason[1:]}".rstrip(".") + ".")]
+            if reason[1:2].islower():  # "The case ..." reads on after the colon; "EHE ..." stays
+                reason = reason[:1].lower() + reason[1:]
+            errors = [FieldError(None, "", f"{conflict}: {reason}".rstrip(".") + ".")]
         if exc.status == 422 and exc.slug == "idempotency-key-reused":
             key = str(uuid.uuid4())  # the form changed after an earlier attempt was stored
             errors = [FieldError(None, "", "Check the form and send it again.")]
