@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from inclusion_kit.contracts.base import IntegrationEvent
 from inclusion_kit.contracts.envelope import Envelope, EnvelopeError
 from inclusion_kit.contracts.registry import EventRegistry
+from inclusion_kit.messaging.availability import infrastructure_unavailable
 from inclusion_kit.messaging.context import causation_id_var, correlation_id_var
 from inclusion_kit.messaging.unit_of_work import UnitOfWork
 
@@ -280,6 +281,7 @@ class Dispatcher(Generic[U]):
     async def process(self, delivery: Delivery) -> Outcome | Failure:
         """Dispatch with the retry policy; a :class:`Failure` means: dead-letter it."""
         attempt = 0
+        outages = 0
         while True:
             attempt += 1
             try:
@@ -300,7 +302,9 @@ class Dispatcher(Generic[U]):
                         },
                     )
                     return Failure(kind, "permanent", detail, attempt)
-                if attempt >= self.policy.max_attempts:
+                # An unavailable database fails every message alike: it spends no attempts.
+                outages += infrastructure_unavailable(exc)
+                if attempt - outages >= self.policy.max_attempts:
                     log.error(
                         "retries exhausted",
                         extra={
@@ -321,4 +325,4 @@ class Dispatcher(Generic[U]):
                         "error": detail,
                     },
                 )
-                await self._sleep(self.policy.delay(attempt))
+                await self._sleep(self.policy.delay(min(attempt, 32)))

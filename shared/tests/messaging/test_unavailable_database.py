@@ -1,0 +1,114 @@
+"""An unavailable database spends none of a message's attempts (found by bench/chaos.py).
+
+A PostgreSQL restart of a few seconds made the reporting consumer exhaust its retries on the event
+it held and dead-letter it: the read model missed that event until a dlt-replay. Failures that say
+the database is down (refused or lost connections, "starting up", shutdown) are now retried for as
+long as they last; failures of the message itself are still bounded and dead-lettered.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from inclusion_kit.db.engine import create_engine
+from inclusion_kit.messaging.availability import infrastructure_unavailable
+from inclusion_kit.messaging.dispatch import Failure, FailureKind, Outcome, TransientError
+
+from .chain import Side, consumer_side, count_rows, tally
+from .test_dispatch import Script, dispatcher, note
+
+
+@pytest.fixture
+async def side(tmp_path: Path) -> AsyncIterator[Side]:
+    s = consumer_side(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
+    await s.create()
+    yield s
+    await s.engine.dispose()
+
+
+class _PgError(Exception):
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class InterfaceError(Exception):  # the name asyncpg (and SQLAlchemy's adaptation) use
+    pass
+
+
+def _wrapped(sqlstate: str, message: str) -> DBAPIError:
+    return DBAPIError("SELECT 1", {}, _PgError(message, sqlstate))
+
+
+UNAVAILABLE = [
+    ConnectionRefusedError(111, "Connect call failed"),
+    ConnectionResetError("reset by peer"),
+    DBAPIError("SELECT 1", {}, Exception("closed"), connection_invalidated=True),
+    _wrapped("57P03", "the database system is starting up"),
+    _wrapped("57P01", "terminating connection due to administrator command"),
+    _wrapped("08006", "connection failure"),
+    InterfaceError("connection is closed"),
+]
+OF_THE_MESSAGE = [
+    TransientError("busy"),
+    RuntimeError("a bug"),
+    IntegrityError("INSERT", {}, _PgError("duplicate key", "23505")),
+    OperationalError("SELECT 1", {}, _PgError("deadlock detected", "40P01")),
+]
+
+
+@pytest.mark.parametrize("exc", UNAVAILABLE, ids=lambda e: type(e).__name__)
+def test_outage_errors_are_recognised(exc: BaseException) -> None:
+    assert infrastructure_unavailable(exc)
+    try:
+        raise RuntimeError("while handling") from exc
+    except RuntimeError as outer:
+        assert infrastructure_unavailable(outer)  # also when wrapped by a handler
+
+
+@pytest.mark.parametrize("exc", OF_THE_MESSAGE, ids=lambda e: type(e).__name__)
+def test_failures_of_the_message_are_not(exc: BaseException) -> None:
+    assert not infrastructure_unavailable(exc)
+
+
+async def test_a_real_refused_connection_is_recognised() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: connections are refused
+        engine = create_engine(f"postgresql+asyncpg://u:p@127.0.0.1:{port}/db")
+        try:
+            with pytest.raises(Exception) as caught:
+                async with engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+        finally:
+            await engine.dispose()
+    assert infrastructure_unavailable(caught.value)
+
+
+async def test_an_outage_longer_than_the_retry_budget_dead_letters_nothing(side: Side) -> None:
+    outage = [UNAVAILABLE[i % len(UNAVAILABLE)] for i in range(10)]  # 10 failures, 3 attempts allowed
+    handler = Script(side, *outage)
+    d, slept = dispatcher(side, handler, max_attempts=3)
+    assert await d.process(note()) is Outcome.APPLIED
+    assert handler.calls == 11 and len(slept) == 10
+    assert all(0.05 <= s <= 0.3 for s in slept)  # the same capped backoff
+    assert await tally(side, "child-1") == 1
+    assert await count_rows(side, side.tables.inbox) == 1
+
+
+async def test_failures_of_the_message_still_exhaust_around_an_outage(side: Side) -> None:
+    # The outage's failure is not counted; the message's own three are, and then it goes.
+    outage = ConnectionRefusedError(111, "refused")
+    handler = Script(side, TransientError("1"), outage, TransientError("2"), TransientError("3"), outage)
+    d, _ = dispatcher(side, handler, max_attempts=3)
+    result = await d.process(note())
+    assert isinstance(result, Failure)
+    assert (result.kind, result.reason, result.attempts) == (FailureKind.TRANSIENT, "retries-exhausted", 4)
+    assert handler.calls == 4
+    assert await count_rows(side, side.tables.inbox) == 0
