@@ -8,6 +8,7 @@ long as they last; failures of the message itself are still bounded and dead-let
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -112,3 +113,114 @@ async def test_failures_of_the_message_still_exhaust_around_an_outage(side: Side
     assert (result.kind, result.reason, result.attempts) == (FailureKind.TRANSIENT, "retries-exhausted", 4)
     assert handler.calls == 4
     assert await count_rows(side, side.tables.inbox) == 0
+
+
+class Outage:
+    """A TCP proxy in front of the test database: ``cut()`` drops every connection and refuses new
+    ones, as a restarting server does, without touching the (shared) server itself."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = 0
+        self.server: asyncio.Server | None = None
+        self.links: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._link, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def _link(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(*self.target)
+        self.links.update({client_w, server_w})
+
+        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            try:
+                while data := await r.read(65536):
+                    w.write(data)
+                    await w.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                w.close()
+
+        await asyncio.gather(pipe(client_r, server_w), pipe(server_r, client_w))
+
+    async def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for w in self.links:
+            w.transport.abort()
+        self.links.clear()
+        await self.server.wait_closed()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        for w in self.links:
+            w.transport.abort()
+
+
+@pytest.mark.integration
+async def test_a_real_database_outage_dead_letters_nothing(pg_url: str) -> None:
+    """Against real PostgreSQL behind a proxy: a 2 s outage, 10x the retry budget, mid-stream."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.engine import make_url
+
+    from inclusion_kit.contracts import Envelope
+    from inclusion_kit.messaging.dispatch import Delivery, Dispatcher, HandlerContext, RetryPolicy
+    from inclusion_kit.messaging.unit_of_work import UnitOfWork
+
+    from .chain import REGISTRY, NoteWritten
+
+    url = make_url(pg_url)
+    proxy = Outage(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    direct = consumer_side(pg_url)
+    await direct.create()
+    await direct.engine.dispose()
+    side = consumer_side(url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False))
+
+    async def handler(event: object, ctx: HandlerContext[UnitOfWork]) -> None:
+        assert isinstance(event, NoteWritten)
+        await ctx.uow.session.execute(
+            side.extra["tallies"].insert().values(child_ref=event.child_ref, count=1)
+        )
+        await asyncio.sleep(0.02)
+
+    d = Dispatcher(
+        "outage-test",
+        REGISTRY,
+        {NoteWritten.event_type: handler},
+        lambda: side.uow(),
+        RetryPolicy(max_attempts=3, backoff_initial=0.05, backoff_max=0.2),  # ~0.15 s of retries
+    )
+    results: list[object] = []
+
+    async def consume() -> None:
+        for i in range(40):
+            event = NoteWritten(
+                child_ref=f"c{i}",
+                aggregate_id="n",
+                aggregate_version=1,
+                occurred_at=datetime.now(UTC),
+                text="x",
+            )
+            results.append(
+                await d.process(Delivery(Envelope.wrap(event, source="inclusion/t", event_id=f"e{i}")))
+            )
+
+    try:
+        task = asyncio.create_task(consume())
+        while len(results) < 10:
+            await asyncio.sleep(0.01)
+        await proxy.cut()
+        await asyncio.sleep(2.0)
+        await proxy.start()  # the same port again: the server is back
+        await asyncio.wait_for(task, 60)
+        assert [r for r in results if isinstance(r, Failure)] == []
+        assert await count_rows(side, side.extra["tallies"]) == 40
+        assert await count_rows(side, side.tables.inbox) == 40
+    finally:
+        await side.engine.dispose()
+        await proxy.stop()
