@@ -147,6 +147,35 @@ async def test_persistent_absence_is_raised_once_per_crossing_per_term(kernel: E
     assert row["pa_reached"] is True and row["pa_event_term"] == "autumn"
 
 
+async def test_a_position_corrected_below_the_minimum_sessions_is_judged_again(
+    kernel: EnforcementKernel,
+) -> None:
+    """The PostgreSQL store judges only positions at or above the minimum of possible sessions or
+    already flagged: a flagged one corrected below the minimum is still cleared, and crossing again
+    in the same term raises nothing new; in the next term it does."""
+    days = school_days("2025-09-08", 10)
+    d = dispatcher(kernel)
+    await d.process(Delivery(envelope(recorded(1, marks(days[:1], "O") + marks(days[1:])))))
+    assert [(e["level"], e["term"]) for e in await raised(kernel)] == [("persistent", "autumn")]
+    # The school corrects two present days to "not on roll" (X): 16 possible sessions, below 20.
+    await d.process(Delivery(envelope(recorded(2, marks(days[8:], "X", previous_code="/")))))
+    row = await year(kernel)
+    assert (row["possible"], row["pa_reached"], row["pa_event_term"]) == (16, False, "autumn")
+    # Over the minimum and the line again in the same term: flagged, no second event.
+    await d.process(Delivery(envelope(recorded(3, marks(days[8:], "O", previous_code="X")))))
+    row = await year(kernel)
+    assert (row["possible"], row["pa_reached"]) == (20, True)
+    assert len(await raised(kernel)) == 1
+    # Cleared by a correction, then over the line in the spring term: a new event.
+    await d.process(Delivery(envelope(recorded(4, marks(days[8:], "X", previous_code="O")))))
+    assert (await year(kernel))["pa_reached"] is False
+    await d.process(Delivery(envelope(recorded(5, marks(school_days("2026-01-12", 2), "O")))))
+    assert [(e["level"], e["term"]) for e in await raised(kernel)] == [
+        ("persistent", "autumn"),
+        ("persistent", "spring"),
+    ]
+
+
 async def test_severe_absence_and_the_early_warning(kernel: EnforcementKernel) -> None:
     d = dispatcher(kernel)
     absent = school_days("2025-09-08", 10)

@@ -1,14 +1,15 @@
 """Attendance positions in the database: marks in, counts by week, term and year out.
 
-Two stores with one behaviour (``tests/integration/test_positions_parity.py`` holds them to the
-same answers):
+Two stores with one behaviour (``tests/integration/test_positions.py`` runs every case on both):
 
-- :class:`PgPositionStore` (PostgreSQL, the production path): a batch of marks is applied with two
-  statements over column arrays, whatever its size. The first writes the marks (a mark only
-  replaces one set by an older event), derives each written mark's change of counts from the mark
-  it replaced, and adds those changes to the week, term and year rows. The second judges the
-  touched year positions against the persistent- and severe-absence levels and returns the
-  crossings to raise. A county day (480,000 marks) is about 250 such batches.
+- :class:`PgPositionStore` (PostgreSQL, the production path): a batch of marks (a
+  :class:`MarkBatch`) is applied with at most two statements over column arrays, whatever its
+  size. The first writes the marks (a mark only replaces one set by an older event), derives each
+  written mark's change of counts from the mark it replaced, and adds those changes to the week,
+  term and year rows. The second judges the touched year positions that can cross or be cleared
+  (those with the minimum of possible sessions, or already flagged) against the persistent- and
+  severe-absence levels and returns the crossings to raise; when there are none it is not sent. A
+  county day (480,000 marks) is 120 such batches of 2,000 events.
 - :class:`SqlPositionStore` (SQLite: embedded mode and unit tests): the same steps in Python over
   SQLAlchemy Core, row by row.
 
@@ -56,6 +57,55 @@ class IncomingMark(NamedTuple):
     term: str
     week: date
     remaining: int
+
+
+@dataclass(slots=True)
+class MarkBatch:
+    """A batch's marks in columns, as the PostgreSQL store sends them. Category and threshold are
+    looked up once per distinct code and regime, the place in the calendar once per distinct day
+    (a county day holds a handful of each); each mark refers to them by position, so the statement
+    takes ten values a mark rather than fourteen."""
+
+    urns: list[str] = field(default_factory=list)  # one entry per mark
+    child_refs: list[str] = field(default_factory=list)
+    upns: list[str | None] = field(default_factory=list)
+    versions: list[int] = field(default_factory=list)
+    days: list[date] = field(default_factory=list)
+    sessions: list[str] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)  # as the code table spells them
+    regimes: list[str] = field(default_factory=list)
+    kind_of: list[int] = field(default_factory=list)  # position in ``kinds``, from 1
+    place_of: list[int] = field(default_factory=list)  # position in ``places``, from 1
+    kinds: list[tuple[str, bool]] = field(default_factory=list)  # (category, threshold)
+    places: list[tuple[str, str, date, int]] = field(default_factory=list)  # year, term, week, left
+
+    def __len__(self) -> int:
+        return len(self.days)
+
+    def marks(self) -> list[IncomingMark]:
+        """One row per mark (the portable store's input)."""
+        found = []
+        for u, c, upn, day, s, code, regime, v, k, p in zip(
+            self.urns,
+            self.child_refs,
+            self.upns,
+            self.days,
+            self.sessions,
+            self.codes,
+            self.regimes,
+            self.versions,
+            self.kind_of,
+            self.place_of,
+            strict=True,
+        ):
+            category, threshold = self.kinds[k - 1]
+            year, term, week, remaining = self.places[p - 1]
+            found.append(
+                IncomingMark(
+                    u, c, upn, day, s, code, regime, category, threshold, v, year, term, week, remaining
+                )
+            )
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,11 +215,13 @@ _DELTAS = ",\n    ".join(
 # Built from constant column names only; every value is a bound parameter.
 APPLY_SQL = f"""
 WITH incoming AS (
-  SELECT DISTINCT ON (u, c, d, s) *
+  SELECT DISTINCT ON (u, c, d, s) u, c, upn, d, s, code, reg,
+         ($11::varchar[])[k] AS cat, ($12::boolean[])[k] AS thr, v,
+         ($13::varchar[])[p] AS yr, ($14::varchar[])[p] AS tm, ($15::date[])[p] AS wk,
+         ($16::integer[])[p] AS rem
   FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::date[], $5::varchar[], $6::varchar[],
-              $7::varchar[], $8::varchar[], $9::boolean[], $10::integer[], $11::varchar[],
-              $12::varchar[], $13::date[], $14::integer[])
-       AS x(u, c, upn, d, s, code, reg, cat, thr, v, yr, tm, wk, rem)
+              $7::varchar[], $8::integer[], $9::integer[], $10::integer[])
+       AS x(u, c, upn, d, s, code, reg, v, k, p)
   ORDER BY u, c, d, s, v DESC
 ),
 written AS (
@@ -211,7 +263,7 @@ years AS (
      pa_reached, sa_reached, version, updated_at)
   SELECT u, c, yr, u || '/' || c || '/' || yr, max(upn), {_SUMS}, max(d),
          (array_agg(tm ORDER BY d DESC))[1], (array_agg(rem ORDER BY d DESC))[1],
-         false, false, 1, $15::timestamptz
+         false, false, 1, $17::timestamptz
   FROM delta GROUP BY u, c, yr
   ON CONFLICT (school_urn, child_ref, academic_year) DO UPDATE SET
     {_ADD},
@@ -222,9 +274,13 @@ years AS (
     as_at = greatest(t.as_at, EXCLUDED.as_at),
     version = t.version + 1,
     updated_at = EXCLUDED.updated_at
-  RETURNING t.school_urn, t.child_ref, t.academic_year
+  RETURNING t.school_urn, t.child_ref, t.academic_year,
+            -- Below the minimum of possible sessions nothing is reached, projected or reset:
+            -- such a position (every one in the first weeks of a year) needs no judging.
+            t.possible >= $18 OR t.pa_reached OR t.sa_reached AS judge
 )
-SELECT array_agg(school_urn), array_agg(child_ref), array_agg(academic_year),
+SELECT array_agg(school_urn) FILTER (WHERE judge), array_agg(child_ref) FILTER (WHERE judge),
+       array_agg(academic_year) FILTER (WHERE judge),
        (SELECT count(*) FROM weeks), (SELECT count(*) FROM terms)
 FROM years
 """  # noqa: S608
@@ -289,11 +345,30 @@ class PgPositionStore:
         self.driver = driver
         self.rules = rules
 
-    async def apply(self, marks: Sequence[IncomingMark], now: datetime) -> list[Crossing]:
-        if not marks:
+    async def apply(self, batch: MarkBatch, now: datetime) -> list[Crossing]:
+        if not batch:
             return []
-        columns = [list(column) for column in zip(*marks, strict=True)]
-        row = await self.driver.fetchrow(APPLY_SQL, *columns, now)
+        row = await self.driver.fetchrow(
+            APPLY_SQL,
+            batch.urns,
+            batch.child_refs,
+            batch.upns,
+            batch.days,
+            batch.sessions,
+            batch.codes,
+            batch.regimes,
+            batch.versions,
+            batch.kind_of,
+            batch.place_of,
+            [category for category, _ in batch.kinds],
+            [threshold for _, threshold in batch.kinds],
+            [place[0] for place in batch.places],
+            [place[1] for place in batch.places],
+            [place[2] for place in batch.places],
+            [place[3] for place in batch.places],
+            now,
+            self.rules.min_possible_sessions,
+        )
         if row is None or row[0] is None:
             return []
         r = self.rules
@@ -350,7 +425,8 @@ class SqlPositionStore:
         self.session = session
         self.rules = rules
 
-    async def apply(self, marks: Sequence[IncomingMark], now: datetime) -> list[Crossing]:
+    async def apply(self, batch: MarkBatch, now: datetime) -> list[Crossing]:
+        marks = batch.marks()
         s = self.session
         m_t = attendance_marks
         weeks: dict[tuple[str, str, date], dict[str, Any]] = defaultdict(dict)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
-from enforcement.adapters.positions import IncomingMark, upsert_schools
+from enforcement.adapters.positions import MarkBatch, upsert_schools
 from enforcement.domain import commands
 from enforcement.domain.errors import DomainError, IllegalTransition, RuleFailed
 from enforcement.domain.model import (
@@ -90,46 +90,52 @@ class InvalidRequest(DomainError):
 # --- attendance positions ---------------------------------------------------------------------
 
 
-def incoming_marks(events: Sequence[AttendanceRecorded], ctx: Context) -> list[IncomingMark]:
+def incoming_marks(events: Sequence[AttendanceRecorded], ctx: Context) -> MarkBatch:
     """Each mark with its category (from its regime's code table) and its place in the calendar.
 
     A mark the code tables or the calendar cannot place makes the event permanent-failed (it goes
     to the dead letters, to be replayed once the configuration knows it) rather than silently
-    leaving a session out of a child's position."""
-    marks: list[IncomingMark] = []
+    leaving a session out of a child's position. Each distinct code and day is looked up once."""
+    batch = MarkBatch()
     classifier = ctx.classifier
+    kinds: dict[tuple[str, str], tuple[str, int]] = {}  # (code as sent, regime) -> (as spelled, kind)
+    places: dict[date, int] = {}
     for event in events:
-        urn = event.school.urn
         for m in event.marks:
             session = m.session.value
             if session not in ("AM", "PM"):
                 raise PermanentError(f"session {session!r} is neither AM nor PM")
-            try:
-                category, threshold, code = classifier.code(m.code, m.regime)
-                facts = classifier.facts(m.date, code, m.regime)
-            except (UnknownAttendanceCode, ValueError) as exc:
-                raise PermanentError(f"code {m.code!r} is not in the {m.regime} code table") from exc
-            except CalendarRangeError as exc:
-                raise PermanentError(f"a mark's date is outside the configured calendar: {exc}") from exc
-            marks.append(
-                IncomingMark(
-                    urn,
-                    event.child_ref,
-                    event.upn,
-                    m.date,
-                    session,
-                    code,
-                    m.regime,
-                    category.value,
-                    threshold,
-                    event.aggregate_version,
-                    facts.academic_year,
-                    facts.term,
-                    facts.week,
-                    facts.remaining_sessions,
-                )
-            )
-    return marks
+            day, regime = m.date, m.regime
+            kind = kinds.get((m.code, regime))
+            place = places.get(day)
+            if kind is None or place is None:
+                try:
+                    category, threshold, code = classifier.code(m.code, regime)
+                    facts = classifier.facts(day, code, regime)
+                except (UnknownAttendanceCode, ValueError) as exc:
+                    raise PermanentError(f"code {m.code!r} is not in the {regime} code table") from exc
+                except CalendarRangeError as exc:
+                    raise PermanentError(f"a mark's date is outside the configured calendar: {exc}") from exc
+                if kind is None:
+                    batch.kinds.append((category.value, threshold))
+                    kind = kinds[(m.code, regime)] = (code, len(batch.kinds))
+                if place is None:
+                    batch.places.append(
+                        (facts.academic_year, facts.term, facts.week, facts.remaining_sessions)
+                    )
+                    place = places[day] = len(batch.places)
+            batch.days.append(day)
+            batch.sessions.append(session)
+            batch.codes.append(kind[0])
+            batch.regimes.append(regime)
+            batch.kind_of.append(kind[1])
+            batch.place_of.append(place)
+        count = len(event.marks)
+        batch.urns.extend([event.school.urn] * count)
+        batch.child_refs.extend([event.child_ref] * count)
+        batch.upns.extend([event.upn] * count)
+        batch.versions.extend([event.aggregate_version] * count)
+    return batch
 
 
 async def apply_attendance(events: Sequence[AttendanceRecorded], uow: UnitOfWork, ctx: Context) -> int:
