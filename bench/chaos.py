@@ -844,6 +844,9 @@ class Action:
 
 class Cluster:
     def __init__(self, args: argparse.Namespace, base: Path) -> None:
+        for option in ("pg_port", "kafka_port", "kafka_controller_port"):
+            if getattr(args, option) == 0:  # 0: any free port
+                setattr(args, option, free_port())
         self.args = args
         self.base = base
         self.pg = Postgres(base / "pg", args.pg_port, args.synchronous_commit)
@@ -881,18 +884,21 @@ class Cluster:
         log(f"Kafka on {self.kafka.bootstrap} ({time.monotonic() - t:.1f} s)")
 
     async def start_services(self) -> None:
-        for svc in SERVICES:
-            env = service_env(svc, self.pg, self.kafka.bootstrap)
+        async def migrate(svc: ServiceDef) -> None:
             done = await asyncio.to_thread(
                 subprocess.run,
                 [sys.executable, "-m", svc.module, "migrate"],
-                env=env,
+                env=service_env(svc, self.pg, self.kafka.bootstrap),
                 cwd=ROOT,
                 capture_output=True,
                 check=False,
             )
             if done.returncode:
                 raise ChaosError(f"{svc.name} migrate failed: {done.stderr.decode()[-2000:]}")
+
+        await asyncio.gather(*(migrate(svc) for svc in SERVICES))
+        for svc in SERVICES:
+            env = service_env(svc, self.pg, self.kafka.bootstrap)
             if svc.api:
                 name = f"{svc.name} api"
                 args = [
@@ -1454,6 +1460,9 @@ async def reconcile(cluster: Cluster, load: Load) -> list[Check]:
         )
 
         # -- nothing left behind ---------------------------------------------------------------
+        for proc in cluster.procs.values():
+            code = proc.popen.returncode if proc.popen is not None else None
+            check("processes", f"{proc.name}: exit code on SIGTERM at the end", 0, code)
         for svc in SERVICES:
             left = await conns[svc.db].fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
             check("lag", f"{svc.db} outbox rows not yet published", 0, left)
@@ -1642,7 +1651,7 @@ def main() -> int:
         "--retry-deadline", type=float, default=120.0, help="a client gives up a request after (s)"
     )
     parser.add_argument("--drain-timeout", type=float, default=300.0)
-    parser.add_argument("--pg-port", type=int, default=55433)
+    parser.add_argument("--pg-port", type=int, default=55433, help="0: any free port (also below)")
     parser.add_argument("--pg-stop-mode", choices=["immediate", "fast"], default="immediate")
     parser.add_argument(
         "--synchronous-commit",

@@ -12,6 +12,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -224,3 +225,88 @@ async def test_a_real_database_outage_dead_letters_nothing(pg_url: str) -> None:
     finally:
         await side.engine.dispose()
         await proxy.stop()
+
+
+async def _relay_lock_holders(pg_url: str, source: str) -> int:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from inclusion_kit.messaging.relay import advisory_lock_key
+
+    key = advisory_lock_key(source) & 0xFFFFFFFFFFFFFFFF
+    conn = await asyncpg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(False))
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid = $1 AND objid = $2 AND objsubid = 1",
+                key >> 32,
+                key & 0xFFFFFFFF,
+            )
+        )
+    finally:
+        await conn.close()
+
+
+@pytest.mark.integration
+async def test_the_relay_takes_its_lock_again_after_an_outage_and_stops_cleanly(pg_url: str) -> None:
+    """A database restart ends the session that held the relay's advisory lock. The relay must
+    notice, take the lock again once the database is back (else a standby could take it too and
+    two relays would interleave a child's events), and a later stop must not fail on the dead
+    connection (the worker exited 1 on SIGTERM after any database restart)."""
+    from sqlalchemy.engine import make_url
+
+    from inclusion_kit.messaging.relay import OutboxRelay
+    from inclusion_kit.testing.fakes import RecordingPublisher
+
+    from .chain import producer_side, write_note
+
+    url = make_url(pg_url)
+    proxy = Outage(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    direct = producer_side(pg_url)
+    await direct.create()
+    side = producer_side(url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False))
+    source = "inclusion/test-producer"
+    publisher = RecordingPublisher()
+    relay = OutboxRelay(
+        side.engine, side.tables, publisher, source=source, poll_interval=0.05, lock_retry=0.1
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+
+    async def until(condition: Any, timeout: float = 20) -> None:
+        async with asyncio.timeout(timeout):
+            while not await condition():
+                await asyncio.sleep(0.05)
+
+    async def sent(n: int) -> bool:
+        return len(publisher.sent) >= n
+
+    async def locked() -> bool:
+        return await _relay_lock_holders(pg_url, source) == 1
+
+    try:
+        await until(locked)
+        await write_note(direct, "child-1", "before")
+        await until(lambda: sent(1))
+        await proxy.cut()  # the database "restarts": every session ends, its locks with it
+        await until(lambda: _unlocked(pg_url, source))
+        await asyncio.sleep(1.0)
+        await proxy.start()
+        await write_note(direct, "child-2", "after")
+        await until(lambda: sent(2))
+        await until(locked)  # the relay holds its lock again
+        stop.set()
+        await asyncio.wait_for(task, 20)  # and stops without an error
+    finally:
+        stop.set()
+        if not task.done():
+            task.cancel()
+        await side.engine.dispose()
+        await direct.engine.dispose()
+        await proxy.stop()
+
+
+async def _unlocked(pg_url: str, source: str) -> bool:
+    return await _relay_lock_holders(pg_url, source) == 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -179,29 +179,44 @@ class OutboxRelay:
             await self._loop(stop)
             return
         while not stop.is_set():
-            async with self.engine.connect() as lock_conn:
-                got = await lock_conn.scalar(
-                    text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_lock_key(self.source)}
-                )
-                await lock_conn.commit()
-                if not got:
-                    log.info("relay standby: another relay holds the lock", extra={"source": self.source})
-                    await _wait(stop, self.lock_retry)
-                    continue
-                log.info("relay active", extra={"source": self.source})
-                listener = await self._listen(lock_conn)
-                try:
-                    await self._loop(stop)
-                finally:
-                    await self._unlisten(lock_conn, listener)
+            try:
+                await self._run_locked(stop)
+            except Exception:
+                # The database went away (a restart, a failover) while taking or giving back the
+                # lock: it went with the session. Take it again once the database is back.
+                log.exception("relay lost its database session", extra={"source": self.source})
+                await _wait(stop, self.lock_retry)
+
+    async def _run_locked(self, stop: asyncio.Event) -> None:
+        """Relay while holding the advisory lock; return when stopped or when the session holding
+        the lock is gone (then another relay may already hold it)."""
+        async with self.engine.connect() as lock_conn:
+            got = await lock_conn.scalar(
+                text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_lock_key(self.source)}
+            )
+            await lock_conn.commit()
+            if not got:
+                log.info("relay standby: another relay holds the lock", extra={"source": self.source})
+                await _wait(stop, self.lock_retry)
+                return
+            log.info("relay active", extra={"source": self.source})
+            listener = await self._listen(lock_conn)
+            try:
+                await self._loop(stop, lock_lost=listener[0].is_closed)
+            finally:
+                await self._unlisten(lock_conn, listener)
+                if not listener[0].is_closed():  # a closed session holds no lock to give back
                     await lock_conn.execute(
                         text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_lock_key(self.source)}
                     )
                     await lock_conn.commit()
 
-    async def _loop(self, stop: asyncio.Event) -> None:
+    async def _loop(self, stop: asyncio.Event, lock_lost: Callable[[], bool] | None = None) -> None:
         last_purge = datetime.now(UTC)
         while not stop.is_set():
+            if lock_lost is not None and lock_lost():
+                log.warning("relay lost the session holding its lock", extra={"source": self.source})
+                return
             self._wake.clear()
             try:
                 sent = await self.publish_pending()
