@@ -56,7 +56,13 @@ Index("ix_projection_generations_status", projection_generations.c.status)
 
 # The projection tables' layout version: bump it with any change to ProjectionTables below; the
 # change then needs a `reporting rebuild` (the status endpoint shows generations on an old layout).
-LAYOUT: Final = 1
+LAYOUT: Final = 2  # 2: fillfactor on the attendance tables
+# Percent of each page the attendance tables fill on insert; the rest takes the new versions of
+# its rows. A school day updates every current row (a half-term's rows were inserted together, so
+# whole pages at once): at 50 each update is "HOT" (no index entries) and pruning reuses the space
+# the next day. Measured (120,000 pupils, 4 days of updates): 100% HOT and 89 MB at 50; 64% and
+# 138 MB at 70; 1% and 178 MB at 100, slower by the day.
+FILLFACTOR: Final = 50
 GENERATION_PREFIX: Final = re.compile(r"^g[0-9]+_")
 
 
@@ -106,8 +112,8 @@ def projection_tables(generation: int, dialect: str) -> ProjectionTables:
     schema = generation_schema(generation) if dialect == "postgresql" else None
     prefix = "" if schema else f"g{generation}_"
 
-    def table(name: str, *columns: Column[Any]) -> Table:
-        return Table(prefix + name, md, *columns, schema=schema)
+    def table(name: str, *columns: Column[Any], **options: Any) -> Table:
+        return Table(prefix + name, md, *columns, schema=schema, **options)
 
     # The projection's own ledger of applied event ids: a generation may be fed by the live
     # consumer and by a rebuild at once around a switch; each event changes it exactly once.
@@ -145,12 +151,16 @@ def projection_tables(generation: int, dialect: str) -> ProjectionTables:
     )
     counters = [Column(name, Integer, nullable=False, default=0) for name in _COUNTERS]
     # Sessions per enrolment (school, pupil) and period (half-term, term, academic year).
+    # Every school day rewrites each pupil's rows of the current periods: pages are left part
+    # empty (PostgreSQL's fillfactor) so the new row versions fit beside the old ones, a "HOT"
+    # update that writes no index entries (the counters are in no index).
     attendance_enrolment = table(
         "attendance_enrolment",
         Column("school_urn", String(6), primary_key=True),
         Column("upn", String(13), primary_key=True),
         Column("period", String(20), primary_key=True),
         *counters,
+        postgresql_with={"fillfactor": FILLFACTOR},
     )
     Index(f"ix_{prefix}attendance_enrolment_period", attendance_enrolment.c.period)
     # The same summed per school, with the enrolments counted (possible sessions > 0), persistent
@@ -163,6 +173,7 @@ def projection_tables(generation: int, dialect: str) -> ProjectionTables:
         Column("enrolments", Integer, nullable=False, default=0),
         Column("persistent", Integer, nullable=False, default=0),
         Column("severe", Integer, nullable=False, default=0),
+        postgresql_with={"fillfactor": FILLFACTOR},
     )
     Index(f"ix_{prefix}attendance_school_period", attendance_school.c.period)
     exclusions = table(
