@@ -22,7 +22,7 @@ from inclusion_kit.service import ServiceKernel
 from inclusion_kit.settings import ServiceSettings
 from reporting.adapters.orm import tables
 from reporting.adapters.repository import Generations
-from reporting.bootstrap import bootstrap, context
+from reporting.bootstrap import bootstrap, context, tune_gc_for_worker
 from reporting.config import Settings
 from reporting.domain import commands
 from reporting.service_layer import rebuild as use_case
@@ -110,6 +110,7 @@ async def run_rebuild(
     kernel: ServiceKernel[UnitOfWork] = bootstrap(settings)
     try:
         await kernel.check_schema()
+        tune_gc_for_worker()
         source: use_case.RebuildSource
         if outboxes:
             source = use_case.OutboxSource([create_engine(url) for url in outboxes], tables)
