@@ -619,6 +619,10 @@ class LoadStats:
     registers_rejected: int = 0
     marks_acked: int = 0  # marks in acknowledged submissions
     marks_rejected: int = 0
+    # Acknowledged writes sent once more, unchanged (a client that never saw the answer): a
+    # referral must come back as the stored answer, a register must change nothing.
+    resent: int = 0
+    resent_wrong: list[str] = field(default_factory=list)
     retries: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     last_ack: float = 0.0
@@ -640,6 +644,7 @@ class Load:
         rng: random.Random,
         retry_deadline: float,
         correction_ratio: float,
+        resend_ratio: float = 0.0,
     ) -> None:
         self.base_url = base_url
         self.roll = roll
@@ -648,6 +653,7 @@ class Load:
         self.rng = rng
         self.retry_deadline = retry_deadline
         self.correction_ratio = correction_ratio
+        self.resend_ratio = resend_ratio
         self.auth = AuthSettings(jwt_secret=SECRET)  # type: ignore[arg-type]
         # What the producer must hold at the end: the last acknowledged code of every mark.
         self.expected_marks: dict[tuple[str, str, date, str], str] = {}
@@ -726,7 +732,31 @@ class Load:
         self.stats.last_ack = time.monotonic()
         if response.headers.get("idempotent-replayed") == "true":
             self.stats.referrals_replayed += 1
-        self.acked_referrals[response.json()["id"]] = key
+        referral_id = response.json()["id"]
+        self.acked_referrals[referral_id] = key
+        if self.rng.random() < self.resend_ratio:
+            again = await self.post(
+                client,
+                "/referrals",
+                content=json.dumps(body).encode(),
+                headers={
+                    "content-type": "application/json",
+                    "authorization": f"Bearer {self.token(urn)}",
+                    "idempotency-key": key,
+                },
+                deadline=time.monotonic() + self.retry_deadline,
+            )
+            if again is None:
+                return
+            self.stats.resent += 1
+            if (
+                again.status_code != 201
+                or again.headers.get("idempotent-replayed") != "true"
+                or again.json().get("id") != referral_id
+            ):
+                self.stats.resent_wrong.append(
+                    f"referral {referral_id}: {again.status_code} {again.text[:200]}"
+                )
 
     def _register(self, urn: str, upns: list[str], day: date, session: str) -> list[tuple[str, str]]:
         codes, weights = zip(*ingest.CODE_MIX, strict=True)
@@ -804,6 +834,27 @@ class Load:
             self.stats.last_ack = time.monotonic()
             if not correction:
                 sent.append((day, session))
+            if not rejected_lines and self.rng.random() < self.resend_ratio:
+                again = await self.post(
+                    client,
+                    f"/attendance/schools/{urn}/marks",
+                    content=("\n".join(lines) + "\n").encode(),
+                    headers={
+                        "content-type": "application/x-ndjson",
+                        "authorization": f"Bearer {self.token(urn)}",
+                    },
+                    deadline=time.monotonic() + self.retry_deadline,
+                )
+                if again is None:
+                    continue
+                self.stats.resent += 1
+                answer = again.json() if again.status_code == 200 else {}
+                if (
+                    again.status_code != 200
+                    or answer.get("unchanged") != len(marks)
+                    or answer.get("pupils_evented")
+                ):
+                    self.stats.resent_wrong.append(f"register {urn} {day} {session}: {again.text[:200]}")
 
     async def referrals(self, client: httpx.AsyncClient, rate: float, until: float) -> None:
         pending: set[asyncio.Task[None]] = set()
@@ -1294,6 +1345,14 @@ async def reconcile(cluster: Cluster, load: Load) -> list[Check]:
         )
         check(
             "referral-api",
+            f"acknowledged writes sent again ({load.stats.resent}) that changed anything",
+            0,
+            len(load.stats.resent_wrong),
+        )
+        for wrong in load.stats.resent_wrong[:5]:
+            log(f"sent again, not answered as before: {wrong}")
+        check(
+            "referral-api",
             "children referred twice (a retry stored again)",
             0,
             sum(1 for n in upns.values() if n > 1),
@@ -1522,6 +1581,10 @@ def report(
     )
     retried = ", ".join(f"{reason} x{n}" for reason, n in stats.retries.most_common()) or "none"
     print(f"  retried with the same body and key: {retried}")
+    print(
+        f"  acknowledged writes sent once more, unchanged: {stats.resent} "
+        f"({len(stats.resent_wrong)} answered differently or changed something)"
+    )
     print(f"  latency of answered requests: p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms")
     print()
     print("== chaos")
@@ -1597,6 +1660,7 @@ async def run(args: argparse.Namespace, base: Path) -> int:
             rng,
             args.retry_deadline,
             args.correction_ratio,
+            args.resend_ratio,
         )
         duration = args.minutes * 60
         every = args.schools / args.registers_per_second
@@ -1611,10 +1675,15 @@ async def run(args: argparse.Namespace, base: Path) -> int:
             workers = [asyncio.create_task(load.school(client, i, every, until)) for i in range(len(roll))]
             workers.append(asyncio.create_task(load.referrals(client, args.referrals_per_second, until)))
             chaos = asyncio.create_task(cluster.chaos(begun, duration))
-            await asyncio.gather(*workers)
-            sent_for = time.monotonic() - begun
-            log(f"load stopped after {sent_for:.0f} s; waiting for the chaos to finish its last action")
-            await chaos
+            try:
+                await asyncio.gather(*workers)
+                sent_for = time.monotonic() - begun
+                log(f"load stopped after {sent_for:.0f} s; waiting for the chaos to finish its last action")
+                await chaos
+            finally:
+                for task in (*workers, chaos):
+                    task.cancel()
+                await asyncio.gather(*workers, chaos, return_exceptions=True)
         log("draining")
         drained_in = await cluster.drain(args.drain_timeout)
         cluster.supervising = False
@@ -1658,6 +1727,12 @@ def main() -> int:
     parser.add_argument("--referrals-per-second", type=float, default=2.0)
     parser.add_argument(
         "--correction-ratio", type=float, default=0.2, help="share of registers that correct an earlier one"
+    )
+    parser.add_argument(
+        "--resend-ratio",
+        type=float,
+        default=0.05,
+        help="share of acknowledged writes sent once more unchanged (same key): nothing may change",
     )
     parser.add_argument(
         "--kill-interval", type=float, default=10.0, help="mean seconds between process kills"
