@@ -163,7 +163,11 @@ def qualified(table: Table) -> str:
 
 
 async def fresh_event_ids(session: AsyncSession, pt: ProjectionTables, ids: Sequence[str]) -> set[str]:
-    """Record ``ids`` in the generation's ledger; the ones it did not hold yet."""
+    """Record ``ids`` in the generation's ledger; the ones it did not hold yet.
+
+    In id order: the live consumer and a rebuild may record overlapping ids at once (around a
+    switch), and a transaction waits on an id the other inserted; taken in the same order, neither
+    can wait on the other both ways (a deadlock, which would send the batch to one-by-one)."""
     if not ids:
         return set()
     driver = await asyncpg_connection(session)
@@ -171,7 +175,7 @@ async def fresh_event_ids(session: AsyncSession, pt: ProjectionTables, ids: Sequ
         rows = await driver.fetch(
             f"INSERT INTO {qualified(pt.applied)} (event_id) SELECT unnest($1::varchar[]) "
             "ON CONFLICT DO NOTHING RETURNING event_id",
-            list(dict.fromkeys(ids)),
+            sorted(set(ids)),
         )
         return {r[0] for r in rows}
     stmt = sqlite.insert(pt.applied).on_conflict_do_nothing().returning(pt.applied.c.event_id)
