@@ -45,6 +45,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -654,7 +655,7 @@ class Load:
         self.retry_deadline = retry_deadline
         self.correction_ratio = correction_ratio
         self.resend_ratio = resend_ratio
-        self.auth = AuthSettings(jwt_secret=SECRET)  # type: ignore[arg-type]
+        self.auth = AuthSettings(jwt_secret=SECRET)
         # What the producer must hold at the end: the last acknowledged code of every mark.
         self.expected_marks: dict[tuple[str, str, date, str], str] = {}
         self.ambiguous_marks: set[tuple[str, str, date, str]] = set()
@@ -1054,11 +1055,10 @@ class Cluster:
         for svc in SERVICES:
             if service is not None and svc.name != service:
                 continue
-            snap["outbox"][svc.db] = await _retry(
-                lambda db=svc.db: pg_fetchval(self.db_url(db), "SELECT coalesce(max(seq), 0) FROM outbox")
-            )
+            sql = "SELECT coalesce(max(seq), 0) FROM outbox"
+            snap["outbox"][svc.db] = await _retry(functools.partial(pg_fetchval, self.db_url(svc.db), sql))
         for group, topics in self.groups_of(service).items():
-            snap["ends"][group] = await _retry(lambda topics=topics: self.probe.end_offsets(topics))
+            snap["ends"][group] = await _retry(functools.partial(self.probe.end_offsets, topics))
         return snap
 
     async def caught_up(self, snap: dict[str, Any]) -> bool:
@@ -1081,16 +1081,6 @@ class Cluster:
                 return time.monotonic() - since
             await asyncio.sleep(0.5)
         return None
-
-    async def wait_alive(self, proc: Proc, timeout: float = 120) -> bool:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            if proc.alive():
-                if proc.name.endswith(" api"):
-                    await self.wait_api(timeout)
-                return True
-            await asyncio.sleep(0.2)
-        return False
 
     # -- actions -----------------------------------------------------------------------------
     async def kill_process(self, name: str, begun: float) -> Action:
@@ -1349,8 +1339,8 @@ async def reconcile(cluster: Cluster, load: Load) -> list[Check]:
             0,
             len(load.stats.resent_wrong),
         )
-        for wrong in load.stats.resent_wrong[:5]:
-            log(f"sent again, not answered as before: {wrong}")
+        for detail in load.stats.resent_wrong[:5]:
+            log(f"sent again, not answered as before: {detail}")
         check(
             "referral-api",
             "children referred twice (a retry stored again)",
@@ -1566,7 +1556,10 @@ def report(
     print()
     print(f"== load ({sent_for:.0f} s)")
     lat = sorted(stats.latencies)
-    p = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000) if lat else (lambda q: 0.0)
+
+    def p(q: float) -> float:
+        return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else 0.0
+
     print(
         f"  referrals: {stats.referrals_sent} sent, {stats.referrals_acked} acknowledged "
         f"({stats.referrals_replayed} answered from the stored answer), "
