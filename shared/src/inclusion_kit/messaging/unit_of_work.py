@@ -38,6 +38,12 @@ _INBOX_UNNEST = text(
     "ON CONFLICT DO NOTHING RETURNING event_id"
 )
 
+# A consumer commits its Kafka offsets as soon as the message's transaction has committed, so that
+# transaction must be durable by then, whatever the server's ``synchronous_commit`` (deploy/local
+# runs with ``off``): otherwise a database crash loses inbox rows and effects whose offsets are
+# already committed, and those events never come again (bench/chaos.py found it). PostgreSQL only.
+_DURABLE_COMMIT = text("SET LOCAL synchronous_commit TO on")
+
 # From this many events a unit of work writes its outbox rows with COPY (PostgreSQL only).
 COPY_THRESHOLD = 64
 
@@ -166,6 +172,7 @@ class UnitOfWork:
         dialect = self.dialect
         table = self.tables.inbox
         if dialect == "postgresql":
+            await self.session.execute(_DURABLE_COMMIT)
             stmt: Any = postgresql.insert(table).values(values).on_conflict_do_nothing()
         elif dialect == "sqlite":
             stmt = sqlite.insert(table).values(values).on_conflict_do_nothing()
@@ -203,6 +210,7 @@ class UnitOfWork:
         table = self.tables.inbox
         dialect = self.dialect
         if dialect == "postgresql":
+            await self.session.execute(_DURABLE_COMMIT)
             # One statement over column arrays: per-row parameter handling would cost more than
             # the database's work on a large batch.
             values = list(rows.values())
