@@ -9,13 +9,16 @@ load of writes; then reconcile every acknowledged write and every event, end to 
 Everything runs on infrastructure of its own, never the shared one: a PostgreSQL cluster made
 with ``initdb`` in a temporary directory (port ``--pg-port``, default 55433) and a single-node
 KRaft Kafka broker started from the jars ``deploy/local/kafka.sh install`` caches (ports
-``--kafka-port``/``--kafka-controller-port``, default 19092/19093), data in the same temporary
-directory. Both, every service process and the directory are removed at the end, also on Ctrl-C.
+``--kafka-port``/``--kafka-controller-port``, default 19092/19093; 0 takes a free port), data in
+the same temporary directory. Both, every service process and the directory are removed at the
+end, also on Ctrl-C (``--keep`` keeps the directory: data and each process's log). The cluster
+commits synchronously (``--synchronous-commit off`` is what deploy/local runs with).
 
 Load (for ``--minutes``): school registers (NDJSON marks; some of them corrections of earlier
 registers) and CME referrals (JSON, each with its own ``Idempotency-Key``) posted to a real
 ``referral-api api``. A request that fails with a connection error, a 5xx, 408, 409 or 429 is
-sent again unchanged (same body, same key) until ``--retry-deadline`` seconds have passed.
+sent again unchanged (same body, same key) until ``--retry-deadline`` seconds have passed; and a
+share (``--resend-ratio``) of acknowledged writes is sent once more, which must change nothing.
 
 Chaos (meanwhile, one action at a time, at random moments): ``kill -9`` of the process group of
 ``referral-api api`` and of each service's ``worker`` (the worker runs the outbox relay and the
@@ -33,10 +36,11 @@ stored answers, audit rows, nothing half-written); every event the producer comm
 every consumer's inbox holding exactly the topic's events of the types it handles, and its
 projections equal to what the producer holds (cases per referral, enforcement's marks and
 position counters, reporting's rows and attendance counters); outboxes empty, consumer lag 0,
-dead letters 0. It prints a table and exits 1 on any mismatch.
+dead letters 0; every process stopped cleanly by SIGTERM. It prints a table and exits 1 on any
+mismatch. What it found is in bench/README.md.
 
     uv run python bench/chaos.py                      # smoke: 1.5 minutes
-    uv run python bench/chaos.py --minutes 5 --seed 7
+    uv run python bench/chaos.py --minutes 5 --seed 7 --registers-per-second 2 --referrals-per-second 3
 """
 
 from __future__ import annotations
