@@ -38,10 +38,11 @@ _INBOX_UNNEST = text(
     "ON CONFLICT DO NOTHING RETURNING event_id"
 )
 
-# A consumer commits its Kafka offsets as soon as the message's transaction has committed, so that
-# transaction must be durable by then, whatever the server's ``synchronous_commit`` (deploy/local
-# runs with ``off``): otherwise a database crash loses inbox rows and effects whose offsets are
-# already committed, and those events never come again (bench/chaos.py found it). PostgreSQL only.
+# What follows a unit of work's commit assumes it is durable: a consumer commits its Kafka offsets,
+# an API answers 2xx. So the commit waits for its WAL to be flushed whatever the server's
+# ``synchronous_commit`` (deploy/local runs with ``off``, where a database crash lost inbox rows
+# and effects whose offsets were already committed: those events never came again; bench/chaos.py
+# found it). PostgreSQL only; the relay's marking stays asynchronous (a lost mark only re-sends).
 _DURABLE_COMMIT = text("SET LOCAL synchronous_commit TO on")
 
 # From this many events a unit of work writes its outbox rows with COPY (PostgreSQL only).
@@ -127,6 +128,8 @@ class UnitOfWork:
                 await self.session.execute(
                     text("SELECT pg_notify(:channel, '')"), {"channel": notify_channel(self.source)}
                 )
+        if self.dialect == "postgresql":
+            await self.session.execute(_DURABLE_COMMIT)
         await self.session.commit()
         self._pending = []
 
@@ -172,7 +175,6 @@ class UnitOfWork:
         dialect = self.dialect
         table = self.tables.inbox
         if dialect == "postgresql":
-            await self.session.execute(_DURABLE_COMMIT)
             stmt: Any = postgresql.insert(table).values(values).on_conflict_do_nothing()
         elif dialect == "sqlite":
             stmt = sqlite.insert(table).values(values).on_conflict_do_nothing()
@@ -210,7 +212,6 @@ class UnitOfWork:
         table = self.tables.inbox
         dialect = self.dialect
         if dialect == "postgresql":
-            await self.session.execute(_DURABLE_COMMIT)
             # One statement over column arrays: per-row parameter handling would cost more than
             # the database's work on a large batch.
             values = list(rows.values())
