@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,27 +57,6 @@ class EnforcementKernel(ServiceKernel[UnitOfWork]):
     async def sweep(self) -> int:
         async with self.uow() as uow:
             return len(await handlers.sweep_unpaid(uow, self.ctx))
-
-    async def run_worker(self, stop: asyncio.Event) -> None:
-        tune_gc_for_worker()
-        await super().run_worker(stop)
-
-
-# Gen-0 threshold for the worker: a consumed batch (2,000 events) allocates some 100,000 objects
-# that live until its transaction commits. At CPython's default (700) they are promoted to the
-# oldest generation poll after poll and trigger a full collection every batch or two, which cost a
-# fifth of the worker's time on the county day (bench/attendance_positions.py).
-WORKER_GC_THRESHOLD = 10_000
-
-
-def tune_gc_for_worker() -> None:
-    """Leave what start-up built (modules, schemas, the calendar) out of the cyclic collector's
-    scans, and collect the young generation less often. Called once the worker is wired, before it
-    consumes; reference counting still frees everything as usual."""
-    gc.collect()
-    gc.freeze()
-    gen0, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(max(WORKER_GC_THRESHOLD, gen0), gen1, gen2)
 
 
 def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -> EnforcementKernel:

@@ -1,4 +1,4 @@
-"""The worker's and the rebuild's settings for volume: the collector, the batch size."""
+"""The worker's settings for volume: the kit's collector tuning before it consumes, the batch size."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from reporting.bootstrap import WORKER_GC_THRESHOLD, bootstrap, tune_gc_for_worker
+from inclusion_kit.service import WORKER_GC_THRESHOLD
+from reporting.bootstrap import bootstrap
 from reporting.config import BATCH_MAX_RECORDS, Settings
 
 
@@ -20,18 +21,6 @@ def restored_gc() -> Iterator[None]:
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
-
-
-@pytest.mark.usefixtures("restored_gc")
-def test_start_up_objects_are_frozen_and_the_young_generation_collected_less_often() -> None:
-    gc.set_threshold(700, 10, 10)
-    tune_gc_for_worker()
-    assert gc.get_freeze_count() > 0
-    assert gc.get_threshold() == (WORKER_GC_THRESHOLD, 10, 10)
-    # A higher setting (from the environment or an embedding process) is kept.
-    gc.set_threshold(50_000, 10, 10)
-    tune_gc_for_worker()
-    assert gc.get_threshold() == (50_000, 10, 10)
 
 
 @pytest.mark.usefixtures("restored_gc")

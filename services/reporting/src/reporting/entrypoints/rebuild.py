@@ -18,11 +18,11 @@ from inclusion_kit.db.engine import create_engine
 from inclusion_kit.messaging.consumer import KafkaConsumerWorker
 from inclusion_kit.messaging.dispatch import Dispatcher
 from inclusion_kit.messaging.kafka import ensure_topics, make_consumer, make_producer
-from inclusion_kit.service import ServiceKernel
+from inclusion_kit.service import ServiceKernel, tune_gc_for_worker
 from inclusion_kit.settings import ServiceSettings
 from reporting.adapters.orm import tables
 from reporting.adapters.repository import Generations
-from reporting.bootstrap import bootstrap, context, tune_gc_for_worker
+from reporting.bootstrap import bootstrap, context
 from reporting.config import Settings
 from reporting.domain import commands
 from reporting.service_layer import rebuild as use_case

@@ -1,4 +1,4 @@
-"""The worker's collector settings (bootstrap.tune_gc_for_worker)."""
+"""A worker's collector settings (service.tune_gc_for_worker), applied by every service's worker."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from enforcement.bootstrap import WORKER_GC_THRESHOLD, tune_gc_for_worker
+from inclusion_kit.service import WORKER_GC_THRESHOLD, tune_gc_for_worker
 
 
 @pytest.fixture
