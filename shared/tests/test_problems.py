@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
+import sqlalchemy.exc
 from fastapi import FastAPI, Header, HTTPException, Query
 from pydantic import BaseModel, Field, field_validator
 
@@ -114,6 +115,17 @@ def make_app(*, with_context: bool = False) -> FastAPI:
     @app.get("/boom")
     async def boom() -> None:
         raise RuntimeError(f"database said: {SECRET_NAME} {SECRET_UPN} duplicate key")
+
+    @app.get("/db-refused")
+    async def db_refused() -> None:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+    @app.get("/db-starting")
+    async def db_starting() -> None:
+        class CannotConnectNow(Exception):  # asyncpg's CannotConnectNowError, as SQLAlchemy wraps it
+            sqlstate = "57P03"
+
+        raise sqlalchemy.exc.OperationalError("SELECT 1", {}, CannotConnectNow("the database is starting up"))
 
     @app.get("/pydantic-inside")
     async def pydantic_inside() -> None:
@@ -363,6 +375,19 @@ async def test_unexpected_exception_is_a_bare_500(
     records = [r for r in caplog.records if r.name == "inclusion_kit.problems"]
     assert [r.getMessage() for r in records] == ["unhandled error"]
     assert records[0].exc_info is not None and records[0].exc_info[0] is RuntimeError
+
+
+@pytest.mark.parametrize("path", ["/db-refused", "/db-starting"])
+async def test_an_unavailable_database_is_a_503_with_retry_after(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    """Found by bench/chaos.py: while PostgreSQL restarted, writes answered 500, which a client
+    does not retry. Nothing was stored; the same request (same Idempotency-Key) can be resent."""
+    response = await client.get(path)
+    problem = _assert_problem(response, 503, "database-unavailable")
+    assert response.headers["retry-after"] == "5"
+    assert "nothing was stored" in problem["detail"]
+    assert "5432" not in response.text and "starting up" not in response.text
 
 
 class _Lines(logging.Handler):

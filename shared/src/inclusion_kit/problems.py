@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inclusion_kit.calendar import CalendarRangeError
+from inclusion_kit.messaging.availability import infrastructure_unavailable
 from inclusion_kit.messaging.context import correlation_id_var
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,10 @@ def validation_problem(errors: Sequence[Any], detail: str | None = None) -> Prob
     )
 
 
+# Seconds a client is asked to wait when the database is unavailable (a restart takes a few).
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
@@ -258,6 +263,24 @@ def install_problem_handlers(app: FastAPI) -> None:
         correlation_id = correlation_id_var.get() or getattr(request.state, "correlation_id", None)
         token = correlation_id_var.set(correlation_id)
         try:
+            if infrastructure_unavailable(exc):
+                # The database is restarting or unreachable: nothing was stored (the transaction
+                # did not commit), and the same request with the same Idempotency-Key can be sent
+                # again shortly. Say so, rather than a 500 a client would not retry.
+                log.warning(
+                    "database unavailable", extra={"path": request.url.path, "error": type(exc).__name__}
+                )
+                headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)}
+                if correlation_id:
+                    headers["X-Correlation-ID"] = correlation_id
+                return problem_response(
+                    503,
+                    detail="The service's database is unavailable for a moment; nothing was stored. "
+                    "Send the same request again (with the same Idempotency-Key) after Retry-After.",
+                    slug="database-unavailable",
+                    instance=request.url.path,
+                    headers=headers,
+                )
             log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
             return problem_response(
                 500,
@@ -281,5 +304,5 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": _TITLES[status],
         "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA_REF}},
     }
-    for status in (400, 401, 403, 404, 413, 422, 429)
+    for status in (400, 401, 403, 404, 413, 422, 429, 503)
 }
