@@ -395,8 +395,10 @@ def kustomize_command() -> list[str] | None:
 @pytest.mark.parametrize("directory", [BASE, OVERLAY], ids=["base", "example-county"])
 def test_renderer_agrees_with_kustomize(directory: Path) -> None:
     command = kustomize_command()
-    if command is None:
-        pytest.skip("neither kustomize nor kubectl is installed: the renderer's own tests cover it")
+    assert command is not None, (
+        "neither kustomize nor kubectl is on PATH: `GOBIN=$PWD/.local/bin go install "
+        "sigs.k8s.io/kustomize/kustomize/v5@v5.8.0` and put .local/bin on PATH (.ci/run does)"
+    )
     result = subprocess.run(
         [*command, str(directory)], capture_output=True, text=True, timeout=120, check=False
     )
