@@ -244,9 +244,9 @@ async def main() -> int:
     parser.add_argument(
         "--ingest-marks-per-s",
         type=float,
-        default=17_060.0,
+        default=36_092.0,
         help="referral-api's ingest figure to compare with: the county day's evented marks/s from "
-        "bench/attendance_ingest.py on this machine (bench/README.md)",
+        "bench/attendance_ingest.py --api-workers 2 --concurrency 4 on this machine (quiet, 2026-12-07)",
     )
     parser.add_argument("--batch", type=int, default=2000, help="records per consumer transaction")
     parser.add_argument(

@@ -10,8 +10,9 @@ Printed:
   enforcement) through the API in-process, beside the framework's empty endpoint (/healthz);
 - live projection throughput of a county day of marks (one AttendanceRecorded of two marks per
   pupil), beside a raw aiokafka consume of the same records and beside referral-api's ingest
-  figure (17,060 marks/s evented, bench/README.md; pass --ingest-marks-per-s to compare with
-  another run of bench/attendance_ingest.py);
+  figure (36,092 marks/s evented: ``bench/attendance_ingest.py --api-workers 2 --concurrency 4``
+  on the 2-core development machine, quiet, 2026-12-07; pass --ingest-marks-per-s to compare with
+  another run);
 - the rebuild rate in events per second.
 
 Goals: board and district breakdowns p95 <= 100 ms with the year loaded (240,000 pupils); the
@@ -19,12 +20,25 @@ projection keeps up with the ingest (ratio >= 1).
 
     python bench/reports.py                                   # the county: 600 schools, 240,000 pupils
     python bench/reports.py --schools 10 --pupils 2000 --requests 20    # CI smoke
+    python bench/reports.py --workers 3 --partitions 12   # as deployed: replicas share the topic's
+                                                          # partitions
+
+With ``--workers N`` above 1, the county day is projected by N worker processes (each a whole
+``reporting worker``: ``bootstrap(settings)`` then ``run_worker``, as the deployment's replicas
+are) on the same database and topic prefix, sharing the consumer group. None consumes until every
+one has imported and wired itself; the group's joins and rebalances after the first batch are then
+inside the measured time. ``--partitions`` is the attendance topic's partition count (the other
+topics keep 3, as before).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import multiprocessing
+import multiprocessing.synchronize
+import os
 import random
 import statistics
 import time
@@ -69,7 +83,9 @@ DISTRICTS = [
 ]
 PHASES = ["primary"] * 15 + ["secondary"] * 4 + ["special"] + ["pru"]
 YEAR = AcademicYear(2025)
-README_INGEST_MARKS_PER_S = 17_060
+# referral-api's ingest figure, evented marks/s: `bench/attendance_ingest.py --api-workers 2
+# --concurrency 4` on the 2-core development machine, quiet, 2026-12-07.
+INGEST_MARKS_PER_S = 36_092.0
 POLL_SECONDS = 0.25
 CALENDAR = load_calendar("886")
 
@@ -406,6 +422,40 @@ async def raw_consume(kafka: KafkaSettings, topic: str, expected: int) -> float:
         await consumer.stop()
 
 
+def worker_settings(url: str, kafka: KafkaSettings) -> Settings:
+    # The API rate limit (600/min by default) would turn the timed loops into 429s.
+    return Settings(
+        database_url=url, bus="kafka", kafka=kafka, log_level="WARNING", http={"rate_limit_per_minute": 10**9}
+    )
+
+
+def worker_process(
+    url: str,
+    kafka: KafkaSettings,
+    ready: multiprocessing.synchronize.Event,
+    go: multiprocessing.synchronize.Event,
+    stop: multiprocessing.synchronize.Event,
+) -> None:
+    """One replica: reporting's worker in its own process, from ``go`` until ``stop`` is set."""
+    logging.basicConfig(level=logging.WARNING)
+
+    async def run() -> None:
+        kernel = bootstrap(worker_settings(url, kafka))
+        try:
+            await kernel.check_schema()
+            ready.set()
+            await asyncio.to_thread(go.wait)
+            stopping = asyncio.Event()
+            worker = asyncio.create_task(kernel.run_worker(stopping))
+            await asyncio.to_thread(stop.wait)
+            stopping.set()
+            await worker
+        finally:
+            await kernel.dispose()
+
+    asyncio.run(run())
+
+
 async def main(args: argparse.Namespace) -> None:
     admin = infra.postgres_server().__enter__()
     database = await infra.create_database(admin, prefix="bench_reports")
@@ -413,10 +463,7 @@ async def main(args: argparse.Namespace) -> None:
     kafka = KafkaSettings(
         bootstrap_servers=infra.kafka_server().__enter__(), topic_prefix=f"bench-{uuid.uuid4().hex[:8]}."
     )
-    # The API rate limit (600/min by default) would turn the timed loops into 429s.
-    settings = Settings(
-        database_url=url, bus="kafka", kafka=kafka, log_level="WARNING", http={"rate_limit_per_minute": 10**9}
-    )
+    settings = worker_settings(url, kafka)
     kernel = bootstrap(settings)
     try:
         await kernel.migrate()
@@ -468,13 +515,13 @@ async def main(args: argparse.Namespace) -> None:
         events = county_day(seeded["schools"], max(1, args.pupils // args.schools))
         marks = 2 * len(events)
         topic = kafka.topic_prefix + "inclusion.attendance"
+        await ensure_topics(kafka, [topic], partitions=args.partitions)
         await ensure_topics(
             kafka,
             [
                 kafka.topic_prefix + t
                 for t in (
                     "inclusion.referrals",
-                    "inclusion.attendance",
                     "inclusion.cme",
                     "inclusion.exclusions",
                     "inclusion.enforcement",
@@ -495,35 +542,80 @@ async def main(args: argparse.Namespace) -> None:
         del events
         raw = await raw_consume(kafka, topic, target)
         # The consumer joins its group first (one event, applied), then the day is counted from
-        # its first record applied to its last (the topic already holds it).
+        # its first record applied to its last (the topic already holds it). With --workers above
+        # 1 the processes wire themselves first and start together; their joins and rebalances
+        # after the first event are inside the measured time.
+        processes: list[multiprocessing.process.BaseProcess] = []
+        spawn = multiprocessing.get_context("spawn")
+        ready = [spawn.Event() for _ in range(args.workers)]
+        go, stop_all = spawn.Event(), spawn.Event()
         stop = asyncio.Event()
-        worker = asyncio.create_task(kernel.run_worker(stop))
-        while await applied_count(kernel, generation) < 1:  # noqa: ASYNC110 - polling the database
-            await asyncio.sleep(0.05)
+        worker: asyncio.Task[Any] | None = None
         first: float | None = None
-        base = 0
-        while True:
-            count = await applied_count(kernel, generation)
-            now = time.perf_counter()
-            if first is None and count > 1:
-                first, base = now, count
-            if count >= target:
-                break
-            # Each poll counts the ledger (a scan of up to 240,000 rows, some 20 ms of the
-            # database's time, on a machine of two cores): every 0.25 s, not every 0.05 s. The end
-            # is seen up to a poll late, so the rate printed errs low.
-            await asyncio.sleep(POLL_SECONDS)
+        base, now = 0, 0.0
+
+        def check_workers() -> None:
+            if worker is not None and worker.done():
+                worker.result()  # raises what stopped it
+                raise SystemExit("the worker stopped before the day was projected")
+            if any(not p.is_alive() for p in processes):
+                raise SystemExit("a worker process stopped before the day was projected")
+
+        try:
+            if args.workers > 1:
+                for i in range(args.workers):
+                    process = spawn.Process(
+                        target=worker_process,
+                        args=(url, kafka, ready[i], go, stop_all),
+                        name=f"reporting-worker-{i}",
+                    )
+                    process.start()
+                    processes.append(process)
+                for event in ready:
+                    while not await asyncio.to_thread(event.wait, 1.0):
+                        check_workers()
+                go.set()
+            else:
+                worker = asyncio.create_task(kernel.run_worker(stop))
+            while await applied_count(kernel, generation) < 1:
+                check_workers()
+                await asyncio.sleep(0.05)
+            while True:
+                count = await applied_count(kernel, generation)
+                now = time.perf_counter()
+                if first is None and count > 1:
+                    first, base = now, count
+                if count >= target:
+                    break
+                check_workers()
+                # Each poll counts the ledger (a scan of up to 240,000 rows, some 20 ms of the
+                # database's time, on a machine of two cores): every 0.25 s, not every 0.05 s. The
+                # end is seen up to a poll late, so the rate printed errs low.
+                await asyncio.sleep(POLL_SECONDS)
+        finally:
+            stop.set()
+            stop_all.set()
+            go.set()
+            if worker is not None:
+                await asyncio.wait_for(worker, 60)
+            for p in processes:
+                await asyncio.to_thread(p.join, 60)
+                if p.is_alive():
+                    p.kill()
+        if any(p.exitcode != 0 for p in processes):
+            raise SystemExit(f"worker processes exited with {[p.exitcode for p in processes]}")
         assert first is not None
         seconds = now - first
         rate_events = (target - base) / seconds if seconds > 0 else float("nan")
         rate_marks = 2 * rate_events
-        stop.set()
-        await asyncio.wait_for(worker, 60)
-        ingest = args.ingest_marks_per_s or README_INGEST_MARKS_PER_S
+        ingest = args.ingest_marks_per_s
         print(
             f"\nlive projection of a county day ({target:,} AttendanceRecorded, {marks:,} marks, "
             f"topic filled first; the clock runs from the first batch applied to the last; "
-            f"up to {settings.consumer.batch_max_records:,} events a transaction):"
+            f"up to {settings.consumer.batch_max_records:,} events a transaction; "
+            f"{args.workers} worker process(es){' (in this one)' if args.workers == 1 else ''} "
+            f"on {args.partitions} partitions; "
+            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}):"
         )
         if seconds > 0:
             print(f"  projected        {rate_events:10,.0f} events/s = {rate_marks:,.0f} marks/s")
@@ -537,7 +629,8 @@ async def main(args: argparse.Namespace) -> None:
         if seconds > 0:
             print(
                 f"  referral-api ingest {ingest:,.0f} marks/s "
-                f"({'given' if args.ingest_marks_per_s else 'bench/README.md'})   projection / ingest = "
+                f"({'bench/attendance_ingest.py, 2026-12-07' if ingest == INGEST_MARKS_PER_S else 'given'})"
+                f"   projection / ingest = "
                 f"{rate_marks / ingest:.2f} ({'keeps up' if rate_marks >= ingest else 'falls behind'})"
             )
 
@@ -556,5 +649,19 @@ if __name__ == "__main__":
     parser.add_argument("--schools", type=int, default=600)
     parser.add_argument("--pupils", type=int, default=240_000)
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--ingest-marks-per-s", type=float, default=None)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--ingest-marks-per-s",
+        type=float,
+        default=INGEST_MARKS_PER_S,
+        help="referral-api's ingest figure to compare with, evented marks/s (default: "
+        "bench/attendance_ingest.py --api-workers 2 --concurrency 4 on the 2-core development "
+        "machine, quiet, 2026-12-07)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes sharing the consumer group (1: in this one)"
+    )
+    parser.add_argument("--partitions", type=int, default=3, help="partitions of the attendance topic")
+    args = parser.parse_args()
+    if args.workers < 1 or args.partitions < 1:
+        parser.error("--workers and --partitions are at least 1")
+    asyncio.run(main(args))
