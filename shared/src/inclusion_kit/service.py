@@ -246,6 +246,7 @@ class ServiceKernel(Generic[U]):
                     task.cancel()
             results = await asyncio.gather(*tasks, return_exceptions=True)
             stopper.cancel()
+            await asyncio.gather(stopper, return_exceptions=True)  # reaped, not left pending
             errors = [
                 r
                 for r in results

@@ -131,11 +131,13 @@ class EmbeddedBus:
                 continue
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
-            _done, pending = await asyncio.wait(
-                {waiter, stopper}, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending:
-                task.cancel()
+            try:
+                await asyncio.wait(
+                    {waiter, stopper}, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:  # also when the bus itself is cancelled: no task left pending
+                waiter.cancel()
+                stopper.cancel()
 
 
 async def store_dead_letter(subscriber: EmbeddedSubscriber, envelope: Envelope, failure: Failure) -> None:

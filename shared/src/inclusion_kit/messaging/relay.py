@@ -231,11 +231,13 @@ class OutboxRelay:
                 await self.purge_published()
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
-            _done, pending = await asyncio.wait(
-                {waiter, stopper}, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending:
-                task.cancel()
+            try:
+                await asyncio.wait(
+                    {waiter, stopper}, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:  # also when the relay itself is cancelled: no task left pending
+                waiter.cancel()
+                stopper.cancel()
 
     async def _listen(self, conn: AsyncConnection) -> Any:
         raw = await conn.get_raw_connection()
