@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from inclusion_kit.auth import Role
 from inclusion_kit.calendar import london_today
 from portal import catalogue
+from portal.api import ApiClient
 from portal.forms import FormSpec
 from portal.web import formpage
 from portal.web.deps import OFFICER_ROLES, SUBMIT_ROLES, Api, PageError, User, render, require
@@ -325,14 +326,7 @@ async def exclusion_action_form(
     request: Request, exclusion_id: str, name: str, user: Submitter, api: Api
 ) -> Response:
     spec, _, _ = _exclusion_form(name)
-    record = await fetch(api, "exclusions", f"/exclusions/{exclusion_id}", user)
-    return formpage.show(
-        request,
-        spec,
-        action=f"/exclusions/{exclusion_id}/{name}",
-        back=f"/exclusions/{exclusion_id}",
-        intro=_exclusion_intro(record),
-    )
+    return await _action_form(request, api, user, f"/exclusions/{exclusion_id}", name, spec, _exclusion_intro)
 
 
 @router.post("/exclusions/{exclusion_id}/{name}")
@@ -340,19 +334,51 @@ async def exclusion_action(
     request: Request, exclusion_id: str, name: str, user: Submitter, api: Api
 ) -> Response:
     spec, path, message = _exclusion_form(name)
-    record = await fetch(api, "exclusions", f"/exclusions/{exclusion_id}", user)
+    return await _action_submit(
+        request, api, user, f"/exclusions/{exclusion_id}", name, spec, path, message, _exclusion_intro
+    )
+
+
+async def _action_form(
+    request: Request,
+    api: ApiClient,
+    user: User,
+    base: str,
+    name: str,
+    spec: FormSpec,
+    intro: Callable[[dict[str, Any]], str],
+) -> Response:
+    """The form of an action on an exclusions record (``base`` is its API and page path)."""
+    record = await fetch(api, "exclusions", base, user)
+    return formpage.show(request, spec, action=f"{base}/{name}", back=base, intro=intro(record))
+
+
+async def _action_submit(
+    request: Request,
+    api: ApiClient,
+    user: User,
+    base: str,
+    name: str,
+    spec: FormSpec,
+    path: str,
+    message: str,
+    intro: Callable[[dict[str, Any]], str],
+) -> Response:
+    """Post an action's form to ``base/path``; back to the record with ``message`` when accepted,
+    the form with the problems (422) or the reason (409) when not."""
+    record = await fetch(api, "exclusions", base, user)
     return await formpage.submit(
         request,
         api,
         user,
         spec,
         service="exclusions",
-        path=f"/exclusions/{exclusion_id}/{path}",
-        action=f"/exclusions/{exclusion_id}/{name}",
-        back=f"/exclusions/{exclusion_id}",
-        done=lambda r: f"/exclusions/{exclusion_id}",
+        path=f"{base}/{path}",
+        action=f"{base}/{name}",
+        back=base,
+        done=lambda r: base,
         message=lambda r: message,
-        intro=_exclusion_intro(record),
+        intro=intro(record),
         conflict="This cannot be recorded",
     )
 
@@ -405,13 +431,8 @@ async def timetable_action_form(
     request: Request, timetable_id: str, name: str, user: Submitter, api: Api
 ) -> Response:
     spec, _, _ = _timetable_action(name)
-    record = await fetch(api, "exclusions", f"/part-time-timetables/{timetable_id}", user)
-    return formpage.show(
-        request,
-        spec,
-        action=f"/part-time-timetables/{timetable_id}/{name}",
-        back=f"/part-time-timetables/{timetable_id}",
-        intro=_timetable_intro(record),
+    return await _action_form(
+        request, api, user, f"/part-time-timetables/{timetable_id}", name, spec, _timetable_intro
     )
 
 
@@ -420,18 +441,5 @@ async def timetable_action(
     request: Request, timetable_id: str, name: str, user: Submitter, api: Api
 ) -> Response:
     spec, path, message = _timetable_action(name)
-    record = await fetch(api, "exclusions", f"/part-time-timetables/{timetable_id}", user)
-    return await formpage.submit(
-        request,
-        api,
-        user,
-        spec,
-        service="exclusions",
-        path=f"/part-time-timetables/{timetable_id}/{path}",
-        action=f"/part-time-timetables/{timetable_id}/{name}",
-        back=f"/part-time-timetables/{timetable_id}",
-        done=lambda r: f"/part-time-timetables/{timetable_id}",
-        message=lambda r: message,
-        intro=_timetable_intro(record),
-        conflict="This cannot be recorded",
-    )
+    base = f"/part-time-timetables/{timetable_id}"
+    return await _action_submit(request, api, user, base, name, spec, path, message, _timetable_intro)
