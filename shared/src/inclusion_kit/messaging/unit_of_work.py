@@ -38,6 +38,17 @@ _INBOX_UNNEST = text(
     "ON CONFLICT DO NOTHING RETURNING event_id"
 )
 
+# The same on the asyncpg connection itself: on a consumed batch (2,000-5,000 events) SQLAlchemy's
+# handling of the parameters and of the returned rows costs more than the insert (found by
+# bench/attendance_positions.py; enforcement had its own copy of this until the kit took it).
+_INBOX_UNNEST_ASYNCPG = (
+    'INSERT INTO inbox (consumer, event_id, event_type, topic, partition, "offset", processed_at) '
+    "SELECT $1::varchar, e, t, tp, p, o, $2::timestamptz "
+    "FROM unnest($3::varchar[], $4::varchar[], $5::varchar[], $6::integer[], $7::bigint[]) "
+    "AS u(e, t, tp, p, o) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+
 # What follows a unit of work's commit assumes it is durable: a consumer commits its Kafka offsets,
 # an API answers 2xx. So the commit waits for its WAL to be flushed whatever the server's
 # ``synchronous_commit`` (deploy/local runs with ``off``, where a database crash lost inbox rows
@@ -215,6 +226,19 @@ class UnitOfWork:
             # One statement over column arrays: per-row parameter handling would cost more than
             # the database's work on a large batch.
             values = list(rows.values())
+            driver = await asyncpg_connection(self.session)
+            if driver is not None and table.schema is None:
+                fetched = await driver.fetch(
+                    _INBOX_UNNEST_ASYNCPG,
+                    consumer,
+                    now,
+                    [v["event_id"] for v in values],
+                    [v["event_type"] for v in values],
+                    [v["topic"] for v in values],
+                    [v["partition"] for v in values],
+                    [v["offset"] for v in values],
+                )
+                return {r[0] for r in fetched}
             result = await self.session.execute(
                 _INBOX_UNNEST,
                 {
